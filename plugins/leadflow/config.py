@@ -1,0 +1,136 @@
+"""Where leadflow's settings come from: Airflow connections and env vars, nothing else.
+
+Real deployments point the same code at real Postgres and real HubSpot by defining the two
+connections (UI, secrets backend or `AIRFLOW_CONN_*` env vars); the demo and the tests set
+those env vars to the embedded Postgres and the local sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+POSTGRES_CONN_ID = os.environ.get("LEADFLOW_POSTGRES_CONN_ID", "leadflow_postgres")
+HUBSPOT_CONN_ID = os.environ.get("LEADFLOW_HUBSPOT_CONN_ID", "hubspot_default")
+HUBSPOT_API_URL = "https://api.hubapi.com"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    host: str
+    port: int = 5432
+    user: str = "postgres"
+    password: str = field(default="", repr=False)
+    dbname: str = "postgres"
+    statement_timeout_s: int = 900
+
+    def conninfo(self) -> dict[str, Any]:
+        """psycopg connect kwargs; a host starting with '/' is a unix socket directory."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": self.dbname,
+            "connect_timeout": 10,
+            "options": f"-c statement_timeout={self.statement_timeout_s * 1000}",
+        }
+
+    def sqlalchemy_url(self) -> str:
+        """URL for GX's SQL datasource (SQLAlchemy + psycopg2); sockets go in the query string."""
+        from sqlalchemy.engine import URL
+
+        if self.host.startswith("/"):
+            url = URL.create(
+                "postgresql+psycopg2",
+                username=self.user,
+                password=self.password or None,
+                database=self.dbname,
+                query={"host": self.host, "port": str(self.port)},
+            )
+        else:
+            url = URL.create(
+                "postgresql+psycopg2",
+                username=self.user,
+                password=self.password or None,
+                host=self.host,
+                port=self.port,
+                database=self.dbname,
+            )
+        return url.render_as_string(hide_password=False)
+
+    def dbt_env(self) -> dict[str, str]:
+        """Env vars read by dbt_project/profiles.yml; PGOPTIONS bounds every dbt query."""
+        return {
+            "LEADFLOW_PG_HOST": self.host,
+            "LEADFLOW_PG_PORT": str(self.port),
+            "LEADFLOW_PG_USER": self.user,
+            "LEADFLOW_PG_PASSWORD": self.password,
+            "LEADFLOW_PG_DBNAME": self.dbname,
+            "PGOPTIONS": f"-c statement_timeout={self.statement_timeout_s * 1000}",
+        }
+
+
+@dataclass(frozen=True)
+class HubSpotSettings:
+    base_url: str = HUBSPOT_API_URL
+    token: str = field(default="", repr=False)
+    rate_limit_per_10s: int = 100
+    search_rate_per_s: int = 4
+    timeout_s: float = 30.0
+
+
+def _connection(conn_id: str) -> Any:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException as exc:
+        raise ConfigError(
+            f"Airflow connection '{conn_id}' is not defined. Create it in the Airflow UI or set "
+            f"AIRFLOW_CONN_{conn_id.upper()} (see README, 'Point it at real systems')."
+        ) from exc
+
+
+def postgres_settings(conn_id: str = POSTGRES_CONN_ID) -> PostgresSettings:
+    conn = _connection(conn_id)
+    if not conn.host:
+        raise ConfigError(f"Airflow connection '{conn_id}' has no host.")
+    extra = conn.extra_dejson
+    return PostgresSettings(
+        host=conn.host,
+        port=int(conn.port or 5432),
+        user=conn.login or "postgres",
+        password=conn.password or "",
+        dbname=conn.schema or "postgres",
+        statement_timeout_s=int(extra.get("statement_timeout_s", 900)),
+    )
+
+
+def hubspot_settings(conn_id: str = HUBSPOT_CONN_ID) -> HubSpotSettings:
+    """HubSpot private-app token in the connection's password; tunables in its extra."""
+    conn = _connection(conn_id)
+    if not conn.password:
+        raise ConfigError(
+            f"Airflow connection '{conn_id}' has no password: put the HubSpot private-app "
+            "access token there."
+        )
+    extra = conn.extra_dejson
+    host = conn.host or HUBSPOT_API_URL
+    if not host.startswith("http"):
+        host = f"https://{host}"
+    if conn.port:
+        host = f"{host}:{conn.port}"
+    return HubSpotSettings(
+        base_url=host.rstrip("/"),
+        token=conn.password,
+        rate_limit_per_10s=int(extra.get("rate_limit_per_10s", 100)),
+        search_rate_per_s=int(extra.get("search_rate_per_s", 4)),
+        timeout_s=float(extra.get("timeout_s", 30)),
+    )

@@ -1,0 +1,389 @@
+"""HubSpot API client: the only code that speaks HTTP to the CRM.
+
+The same client talks to api.hubapi.com in production and to the local sandbox in the demo and
+tests. It keeps every request inside one shared budget per token (HubSpot's 10-second window and
+the search per-second limit), retries 429/5xx/timeouts with jittered backoff honouring
+Retry-After, and turns auth and connection failures into messages that say what to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from leadflow.config import HubSpotSettings
+
+log = logging.getLogger(__name__)
+
+SEARCH_PAGE = 200
+BATCH_SIZE = 100
+ASSOCIATION_BATCH = 1000
+
+
+class HubSpotError(RuntimeError):
+    """An error answered by HubSpot, carrying its category and correlation id."""
+
+    def __init__(self, message: str, status: int | None = None, category: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.category = category
+
+
+class HubSpotAuthError(HubSpotError):
+    """The token was rejected or lacks a scope: retrying cannot help."""
+
+
+class HubSpotUnreachable(HubSpotError):
+    """No HTTP answer at all: wrong URL, DNS, network or the CRM is down."""
+
+
+class RateBudget:
+    """Sliding-window limiter: at most `per_10s` requests per 10 s, `search_per_s` searches per s.
+
+    One budget is shared by every client using the same token and base URL, because HubSpot
+    counts per token, not per connection.
+    """
+
+    def __init__(self, per_10s: int, search_per_s: int) -> None:
+        self.per_10s = per_10s
+        self.search_per_s = search_per_s
+        self._all: deque[float] = deque()
+        self._search: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, search: bool = False) -> None:
+        while True:
+            with self._lock:
+                wait = self._wait_time(time.monotonic(), search)
+                if wait <= 0:
+                    now = time.monotonic()
+                    self._all.append(now)
+                    if search:
+                        self._search.append(now)
+                    return
+            time.sleep(wait)
+
+    def _wait_time(self, now: float, search: bool) -> float:
+        while self._all and now - self._all[0] >= 10.0:
+            self._all.popleft()
+        while self._search and now - self._search[0] >= 1.0:
+            self._search.popleft()
+        wait = 0.0
+        if len(self._all) >= self.per_10s:
+            wait = self._all[0] + 10.0 - now
+        if search and len(self._search) >= self.search_per_s:
+            wait = max(wait, self._search[0] + 1.0 - now)
+        return wait
+
+
+_budgets: dict[str, RateBudget] = {}
+_budgets_lock = threading.Lock()
+
+
+def shared_budget(settings: HubSpotSettings) -> RateBudget:
+    key = hashlib.sha256(f"{settings.base_url}|{settings.token}".encode()).hexdigest()
+    with _budgets_lock:
+        budget = _budgets.get(key)
+        if budget is None or (budget.per_10s, budget.search_per_s) != (
+            settings.rate_limit_per_10s,
+            settings.search_rate_per_s,
+        ):
+            budget = _budgets[key] = RateBudget(
+                settings.rate_limit_per_10s, settings.search_rate_per_s
+            )
+        return budget
+
+
+@dataclass
+class BatchResult:
+    """Outcome of one batch write: ids that succeeded and a message per failed id."""
+
+    ok: list[dict[str, Any]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def to_millis(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class HubSpotClient:
+    def __init__(
+        self,
+        settings: HubSpotSettings,
+        *,
+        max_attempts: int = 8,
+        backoff_s: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.budget = shared_budget(settings)
+        self.requests_sent = 0
+        self._http = httpx.Client(
+            base_url=settings.base_url,
+            headers={"Authorization": f"Bearer {settings.token}", "Accept": "application/json"},
+            timeout=settings.timeout_s,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HubSpotClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one request inside the budget; retry what a retry can fix, raise the rest."""
+        search = path.endswith("/search")
+        attempt = 0
+        while True:
+            attempt += 1
+            self.budget.acquire(search=search)
+            self.requests_sent += 1
+            try:
+                response = self._http.request(method, path, params=params, json=json)
+            except httpx.TransportError as exc:
+                if attempt >= self.max_attempts:
+                    raise HubSpotUnreachable(
+                        f"Cannot reach HubSpot at {self.settings.base_url} after {attempt} "
+                        f"attempts ({type(exc).__name__}: {exc}). Check the host of the Airflow "
+                        "connection 'hubspot_default' and the network."
+                    ) from exc
+                self._sleep_backoff(attempt)
+                continue
+            status = response.status_code
+            if status == 429:
+                # 429s are the CRM pacing us, not failures: they get a longer leash.
+                if attempt >= self.max_attempts * 4:
+                    raise _error_from(response, "HubSpot kept answering 429 (rate limited)")
+                time.sleep(_retry_after(response))
+                continue
+            if status >= 500:
+                if attempt >= self.max_attempts:
+                    raise _error_from(response, f"HubSpot answered {status} {attempt} times")
+                self._sleep_backoff(attempt)
+                continue
+            if status in (401, 403):
+                raise HubSpotAuthError(
+                    f"HubSpot rejected the access token (HTTP {status}: "
+                    f"{_body_message(response)}). Put a valid private-app token with the CRM "
+                    "read/write scopes in the password of the Airflow connection "
+                    "'hubspot_default'.",
+                    status,
+                    "INVALID_AUTHENTICATION" if status == 401 else "MISSING_SCOPES",
+                )
+            if status >= 400 and status != 404:
+                raise _error_from(response, f"HubSpot rejected {method} {path}")
+            return response
+
+    def _sleep_backoff(self, attempt: int) -> None:
+        time.sleep(random.uniform(0, min(30.0, self.backoff_s * 2 ** (attempt - 1))))
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.request(method, path, **kwargs)
+        if response.status_code == 404:
+            raise _error_from(response, f"Not found: {method} {path}")
+        return response.json() if response.content else {}
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def list_objects(
+        self, object_type: str, properties: Iterable[str], archived: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a type, following `paging.next.after`."""
+        params: dict[str, Any] = {
+            "limit": 100,
+            "properties": ",".join(properties),
+            "archived": str(archived).lower(),
+        }
+        yield from self._paged(f"/crm/v3/objects/{object_type}", params)
+
+    def owners(self) -> Iterator[dict[str, Any]]:
+        yield from self._paged("/crm/v3/owners", {"limit": 100})
+
+    def events(
+        self, start: datetime, end: datetime, object_type: str = "contact"
+    ) -> Iterator[dict[str, Any]]:
+        """Events with start <= occurredAt < end."""
+        params = {
+            "objectType": object_type,
+            "occurredAfter": start.isoformat(),
+            "occurredBefore": end.isoformat(),
+            "limit": 1000,
+        }
+        yield from self._paged("/events/v3/events", params)
+
+    def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        params = dict(params)
+        while True:
+            page = self._json("GET", path, params=params)
+            yield from page.get("results", [])
+            after = page.get("paging", {}).get("next", {}).get("after")
+            if not after:
+                return
+            params["after"] = after
+
+    def search_modified(
+        self, object_type: str, properties: list[str], start: datetime, end: datetime
+    ) -> Iterator[dict[str, Any]]:
+        """Every object with start <= hs_lastmodifieddate < end, exactly once or more.
+
+        Keyset paging on (hs_lastmodifieddate, hs_object_id) instead of offsets: each query
+        starts afresh, so the 10,000-result cap is never reached, records edited mid-extract
+        cannot shift pages, and thousands of records sharing one timestamp are drained by id.
+        A record can be yielded twice at a page boundary; loaders upsert by id.
+        """
+        props = sorted({*properties, "hs_lastmodifieddate", "hs_object_id"})
+        end_ms = to_millis(end)
+        low, low_op = to_millis(start), "GTE"
+        while True:
+            page = self._search(
+                object_type,
+                props,
+                [_f("hs_lastmodifieddate", low_op, low), _f("hs_lastmodifieddate", "LT", end_ms)],
+                "hs_lastmodifieddate",
+            )
+            if len(page) < SEARCH_PAGE:
+                yield from page
+                return
+            top = _modified_ms(page[-1])
+            if _modified_ms(page[0]) == top:
+                yield from self._drain_timestamp(object_type, props, top)
+                low, low_op = top, "GT"
+                continue
+            yield from (r for r in page if _modified_ms(r) < top)
+            low, low_op = top, "GTE"
+
+    def _drain_timestamp(
+        self, object_type: str, props: list[str], ts_ms: int
+    ) -> Iterator[dict[str, Any]]:
+        last_id = 0
+        while True:
+            page = self._search(
+                object_type,
+                props,
+                [_f("hs_lastmodifieddate", "EQ", ts_ms), _f("hs_object_id", "GT", last_id)],
+                "hs_object_id",
+            )
+            yield from page
+            if len(page) < SEARCH_PAGE:
+                return
+            last_id = int(page[-1]["id"])
+
+    def _search(
+        self, object_type: str, props: list[str], filters: list[dict[str, str]], sort: str
+    ) -> list[dict[str, Any]]:
+        body = {
+            "filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+            "properties": props,
+            "limit": SEARCH_PAGE,
+        }
+        return self._json("POST", f"/crm/v3/objects/{object_type}/search", json=body)["results"]
+
+    def associations(
+        self, from_type: str, to_type: str, ids: list[int]
+    ) -> Iterator[tuple[int, int, int]]:
+        """(from_id, to_id, type_id) for the given objects, in v4 batch reads."""
+        for start in range(0, len(ids), ASSOCIATION_BATCH):
+            chunk = ids[start : start + ASSOCIATION_BATCH]
+            body = {"inputs": [{"id": str(i)} for i in chunk]}
+            data = self._json(
+                "POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read", json=body
+            )
+            for result in data.get("results", []):
+                from_id = int(result["from"]["id"])
+                for target in result.get("to", []):
+                    for kind in target.get("associationTypes", []):
+                        yield from_id, int(target["toObjectId"]), int(kind["typeId"])
+
+    def properties(self, object_type: str) -> list[dict[str, Any]]:
+        return self._json("GET", f"/crm/v3/properties/{object_type}")["results"]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def create_property(self, object_type: str, definition: dict[str, Any]) -> None:
+        self._json("POST", f"/crm/v3/properties/{object_type}", json=definition)
+
+    def batch_update(self, object_type: str, inputs: list[dict[str, Any]]) -> BatchResult:
+        """Update ≤100 objects by id; a 207 splits into per-id successes and errors."""
+        if len(inputs) > BATCH_SIZE:
+            raise ValueError(f"HubSpot batch writes take at most {BATCH_SIZE} inputs")
+        response = self.request(
+            "POST", f"/crm/v3/objects/{object_type}/batch/update", json={"inputs": inputs}
+        )
+        data = response.json() if response.content else {}
+        result = BatchResult(ok=list(data.get("results", [])))
+        ok_ids = {str(r.get("id")) for r in result.ok}
+        unexplained = [str(i["id"]) for i in inputs if str(i["id"]) not in ok_ids]
+        for error in data.get("errors", []):
+            message = f"{error.get('category', 'ERROR')}: {error.get('message', '')}"
+            ids = error.get("context", {}).get("ids") or []
+            for failed_id in ids or unexplained:
+                result.errors[str(failed_id)] = message
+        for missing in unexplained:
+            result.errors.setdefault(missing, "not in HubSpot's batch response")
+        return result
+
+
+def _f(prop: str, op: str, value: int) -> dict[str, str]:
+    return {"propertyName": prop, "operator": op, "value": str(value)}
+
+
+def _modified_ms(record: dict[str, Any]) -> int:
+    props = record.get("properties") or {}
+    return to_millis(parse_ts(props.get("hs_lastmodifieddate") or record["updatedAt"]))
+
+
+def _retry_after(response: httpx.Response) -> float:
+    header = response.headers.get("Retry-After")
+    try:
+        return max(0.1, float(header)) if header else 1.0
+    except ValueError:
+        return 1.0
+
+
+def _body_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return f"{body.get('category', '')} {body.get('message', '')}".strip()
+
+
+def _error_from(response: httpx.Response, prefix: str) -> HubSpotError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"message": response.text[:200]}
+    return HubSpotError(
+        f"{prefix}: HTTP {response.status_code} {body.get('category', '')} "
+        f"{body.get('message', '')} (correlationId {body.get('correlationId', '-')})",
+        response.status_code,
+        body.get("category"),
+    )

@@ -1,0 +1,76 @@
+"""Run dbt: one `dbt build` per run (models, seeds, snapshots and tests in DAG order).
+
+dbt runs as a subprocess so a timeout can kill it cleanly; PGOPTIONS gives every dbt query a
+statement_timeout, so nothing keeps running in Postgres after a killed build.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from leadflow.config import PostgresSettings
+
+log = logging.getLogger(__name__)
+
+
+class DbtBuildFailed(RuntimeError):
+    """dbt reported errors or failing tests; the message lists them."""
+
+
+def project_dir() -> Path:
+    override = os.environ.get("LEADFLOW_DBT_PROJECT_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "dbt_project"
+
+
+def dbt_build(
+    pg: PostgresSettings,
+    as_of: datetime,
+    *,
+    full_refresh: bool = False,
+    timeout_s: int = 1500,
+) -> dict[str, Any]:
+    """`dbt build` at `as_of` (the run's data interval end); returns counts per status."""
+    project = project_dir()
+    dbt = Path(sys.executable).with_name("dbt")
+    cmd = [
+        str(dbt), "build",
+        "--project-dir", str(project),
+        "--profiles-dir", str(project),
+        "--vars", json.dumps({"as_of": as_of.isoformat()}),
+    ]
+    if full_refresh:
+        cmd.append("--full-refresh")
+    env = {**os.environ, **pg.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
+    log.info("dbt build output:\n%s", proc.stdout[-20000:])
+    counts, failures = _run_results(project)
+    if proc.returncode != 0:
+        detail = "\n".join(failures) or (proc.stdout[-3000:] + proc.stderr[-2000:])
+        raise DbtBuildFailed(f"dbt build failed (exit {proc.returncode}):\n{detail}")
+    return counts
+
+
+def _run_results(project: Path) -> tuple[dict[str, Any], list[str]]:
+    target = Path(os.environ.get("DBT_TARGET_PATH", project / "target"))
+    path = target if target.is_absolute() else project / target
+    results_file = path / "run_results.json"
+    if not results_file.exists():
+        return {}, []
+    data = json.loads(results_file.read_text())
+    counts: dict[str, Any] = {"elapsed_s": round(data.get("elapsed_time", 0.0), 2)}
+    failures = []
+    for result in data.get("results", []):
+        status = result["status"]
+        counts[status] = counts.get(status, 0) + 1
+        if status in ("error", "fail"):
+            failures.append(f"- {result['unique_id']}: {status}: {result.get('message')}")
+    return counts, failures
