@@ -85,16 +85,22 @@ def lead_sync() -> None:
         return pipeline.push_back(_ctx(context), dry_run=bool(context["params"]["dry_run"]))
 
     @task
-    def finish(extracted: list[dict[str, Any]], built: dict[str, Any], pushed: dict[str, Any],
-               **context: Any) -> dict[str, Any]:
+    def finish(
+        extracted: list[dict[str, Any]],
+        built: dict[str, Any],
+        pushed: dict[str, Any],
+        **context: Any,
+    ) -> dict[str, Any]:
         from leadflow import pipeline
 
         return pipeline.finish(
-            _ctx(context), {"extract": extracted, "dbt": built, "push": pushed}
+            _ctx(context), {"extract": list(extracted), "dbt": built, "push": pushed}
         )
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def record_failure(**context: Any) -> None:
+        """Record which steps failed, then fail too, so the run itself ends failed."""
+        from airflow.sdk.exceptions import AirflowFailException
         from leadflow import pipeline
 
         ti = context["ti"]
@@ -105,6 +111,7 @@ def lead_sync() -> None:
             if state in ("failed", "upstream_failed")
         )
         pipeline.fail(_ctx(context), failed)
+        raise AirflowFailException(f"lead_sync failed at: {', '.join(failed) or 'unknown step'}")
 
     started = begin()
     extracted = extract.expand(stream=STREAMS)

@@ -25,7 +25,12 @@ os.environ.update(airflow_env(_SESSION_DIR / "airflow"))
 os.environ["DBT_TARGET_PATH"] = str(_SESSION_DIR / "dbt_target")
 
 from leadflow.config import HubSpotSettings, PostgresSettings  # noqa: E402
-from leadflow.local import connection_env, prepare_airflow, start_embedded_postgres  # noqa: E402
+from leadflow.local import (  # noqa: E402
+    connection_env,
+    prepare_airflow,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
 
 if TYPE_CHECKING:
     from leadflow.sandbox import SandboxServer
@@ -35,8 +40,9 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> PostgresSettings:
-    return start_embedded_postgres(_SESSION_DIR / "pgdata", dbname="postgres")
+def pg_server() -> Iterator[PostgresSettings]:
+    yield start_embedded_postgres(_SESSION_DIR / "pgdata", dbname="postgres")
+    stop_embedded_postgres(_SESSION_DIR / "pgdata")
 
 
 @pytest.fixture
@@ -65,8 +71,9 @@ def sandbox() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def hs(sandbox: SandboxServer) -> HubSpotSettings:
-    return HubSpotSettings(base_url=sandbox.url, token=TOKEN, rate_limit_per_10s=1000,
-                           search_rate_per_s=100)
+    return HubSpotSettings(
+        base_url=sandbox.url, token=TOKEN, rate_limit_per_10s=1000, search_rate_per_s=100
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pendulum
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import CronDataIntervalTimetable
-
 from leadflow.local import REPO_ROOT
 
 
@@ -49,8 +48,15 @@ def test_consecutive_hourly_intervals_are_contiguous_and_non_empty(dag) -> None:
 
 
 def test_pipeline_order(dag) -> None:
-    order = ["begin", "extract", "validate_raw", "dbt_build", "validate_outgoing", "push_to_crm",
-             "finish"]
+    order = [
+        "begin",
+        "extract",
+        "validate_raw",
+        "dbt_build",
+        "validate_outgoing",
+        "push_to_crm",
+        "finish",
+    ]
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
 

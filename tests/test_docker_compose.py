@@ -6,10 +6,8 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from leadflow.cli import build_parser
 from leadflow.local import REPO_ROOT
-
 
 AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer", "db"}
 
@@ -20,8 +18,14 @@ def _compose() -> dict:
 
 def test_compose_names_the_full_stack() -> None:
     services = _compose()["services"]
-    for name in ("postgres", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-                 "airflow-triggerer", "hubspot-sandbox"):
+    for name in (
+        "postgres",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "hubspot-sandbox",
+    ):
         assert name in services, name
     for name, service in services.items():
         assert "healthcheck" in service or name == "airflow-init", name

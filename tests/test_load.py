@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import psycopg
-
 from leadflow.db import ensure_schema, open_connection
 from leadflow.load import load_events, load_objects, replace_associations
 
 
 def _contact(cid: object, updated: str = "2026-11-20T10:00:00.000Z", **props: str) -> dict:
-    return {"id": cid, "properties": {"email": f"c{cid}@acme.com", **props},
-            "createdAt": "2026-11-01T10:00:00.000Z", "updatedAt": updated, "archived": False}
+    return {
+        "id": cid,
+        "properties": {"email": f"c{cid}@acme.com", **props},
+        "createdAt": "2026-11-01T10:00:00.000Z",
+        "updatedAt": updated,
+        "archived": False,
+    }
 
 
 def _count(conn: psycopg.Connection, sql: str) -> int:
@@ -27,46 +31,60 @@ def test_reloading_the_same_records_changes_nothing(pg) -> None:
             second = load_objects(conn, "contacts", records, "load-2")
         assert (first.received, first.changed, first.quarantined) == (500, 500, 0)
         assert second.changed == 0
-        assert _count(conn, "select count(*) from raw.hubspot_contacts where _load_id = 'load-1'") == 500
+        assert (
+            _count(conn, "select count(*) from raw.hubspot_contacts where _load_id = 'load-1'")
+            == 500
+        )
 
 
 def test_newer_version_wins_and_older_is_ignored(pg) -> None:
     ensure_schema(pg)
     with open_connection(pg) as conn, conn.transaction():
-        load_objects(conn, "contacts", [_contact("7", "2026-11-20T10:00:00.000Z", jobtitle="CTO")], "a")
+        load_objects(
+            conn, "contacts", [_contact("7", "2026-11-20T10:00:00.000Z", jobtitle="CTO")], "a"
+        )
         # Two versions of one id in a batch (page-boundary duplicates): the newest is kept.
-        batch = [_contact("7", "2026-11-21T10:00:00.000Z", jobtitle="CEO"),
-                 _contact("7", "2026-11-19T10:00:00.000Z", jobtitle="Intern")]
+        batch = [
+            _contact("7", "2026-11-21T10:00:00.000Z", jobtitle="CEO"),
+            _contact("7", "2026-11-19T10:00:00.000Z", jobtitle="Intern"),
+        ]
         load_objects(conn, "contacts", batch, "b")
         title = conn.execute(
             "select record->'properties'->>'jobtitle' from raw.hubspot_contacts where id = 7"
         ).fetchone()[0]
         assert title == "CEO"
-        load_objects(conn, "contacts", [_contact("7", "2026-11-18T10:00:00.000Z", jobtitle="X")], "c")
-        assert conn.execute(
-            "select record->'properties'->>'jobtitle' from raw.hubspot_contacts where id = 7"
-        ).fetchone()[0] == "CEO"
+        load_objects(
+            conn, "contacts", [_contact("7", "2026-11-18T10:00:00.000Z", jobtitle="X")], "c"
+        )
+        assert (
+            conn.execute(
+                "select record->'properties'->>'jobtitle' from raw.hubspot_contacts where id = 7"
+            ).fetchone()[0]
+            == "CEO"
+        )
 
 
 def test_bad_records_are_quarantined_with_reasons_and_the_rest_loads(pg) -> None:
     ensure_schema(pg)
     corpus = [
         _contact("1"),
-        _contact("abc"),                                   # malformed id
-        _contact("3", updated="yesterday"),                # invalid timestamp
+        _contact("abc"),  # malformed id
+        _contact("3", updated="yesterday"),  # invalid timestamp
         {**_contact("4"), "properties": ["not", "a", "dict"]},  # wrong type
-        _contact("5", notes="x" * 1_100_000),              # oversized value
-        _contact("6", name="nul\x00byte"),                 # breaks Postgres JSON
-        "not even an object",                              # broken JSON document
+        _contact("5", notes="x" * 1_100_000),  # oversized value
+        _contact("6", name="nul\x00byte"),  # breaks Postgres JSON
+        "not even an object",  # broken JSON document
         _contact("8"),
     ]
     with open_connection(pg) as conn, conn.transaction():
         stats = load_objects(conn, "contacts", corpus, "load-q")
         assert (stats.received, stats.quarantined) == (8, 6)
         assert _count(conn, "select count(*) from raw.hubspot_contacts") == 2
-        reasons = dict(conn.execute(
-            "select coalesce(record_id, '?'), reason from leadflow.quarantine"
-        ).fetchall())
+        reasons = dict(
+            conn.execute(
+                "select coalesce(record_id, '?'), reason from leadflow.quarantine"
+            ).fetchall()
+        )
     assert "malformed id" in reasons["abc"]
     assert "invalid timestamp" in reasons["3"]
     assert "properties is not a JSON object" in reasons["4"]
@@ -77,11 +95,24 @@ def test_bad_records_are_quarantined_with_reasons_and_the_rest_loads(pg) -> None
 
 def test_events_are_inserted_once(pg) -> None:
     ensure_schema(pg)
-    events = [{"id": f"e{i}", "objectType": "CONTACT", "objectId": str(i % 7 + 1),
-               "eventType": "e_visited_page", "occurredAt": "2026-11-20T10:00:00.000Z",
-               "properties": {"hs_url": "https://x.test/pricing"}} for i in range(100)]
-    bad = {"id": "bad", "objectType": "CONTACT", "objectId": "x", "eventType": "e_visited_page",
-           "occurredAt": "2026-11-20T10:00:00.000Z"}
+    events = [
+        {
+            "id": f"e{i}",
+            "objectType": "CONTACT",
+            "objectId": str(i % 7 + 1),
+            "eventType": "e_visited_page",
+            "occurredAt": "2026-11-20T10:00:00.000Z",
+            "properties": {"hs_url": "https://x.test/pricing"},
+        }
+        for i in range(100)
+    ]
+    bad = {
+        "id": "bad",
+        "objectType": "CONTACT",
+        "objectId": "x",
+        "eventType": "e_visited_page",
+        "occurredAt": "2026-11-20T10:00:00.000Z",
+    }
     with open_connection(pg) as conn, conn.transaction():
         first = load_events(conn, [*events, bad], "l1")
         second = load_events(conn, events, "l2")
@@ -93,10 +124,14 @@ def test_associations_are_replaced_in_both_directions(pg) -> None:
     with open_connection(pg) as conn, conn.transaction():
         replace_associations(conn, "contacts", "companies", [1, 2], [(1, 10, 1), (2, 10, 1)], "a")
         replace_associations(conn, "contacts", "companies", [1], [(1, 11, 1)], "b")
-        rows = set(conn.execute(
-            "select from_type, from_id, to_type, to_id, type_id from raw.hubspot_associations"
-        ).fetchall())
+        rows = set(
+            conn.execute(
+                "select from_type, from_id, to_type, to_id, type_id from raw.hubspot_associations"
+            ).fetchall()
+        )
     assert rows == {
-        ("contacts", 1, "companies", 11, 1), ("companies", 11, "contacts", 1, 2),
-        ("contacts", 2, "companies", 10, 1), ("companies", 10, "contacts", 2, 2),
+        ("contacts", 1, "companies", 11, 1),
+        ("companies", 11, "contacts", 1, 2),
+        ("contacts", 2, "companies", 10, 1),
+        ("companies", 10, "contacts", 2, 2),
     }

@@ -32,7 +32,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     began = time.monotonic()
     logical_date = _current_hour()
-    print(f"leadflow demo: {args.contacts} synthetic contacts, run for the hour ending {logical_date:%Y-%m-%d %H:%M} UTC")
+    print(
+        f"leadflow demo: {args.contacts} synthetic contacts, "
+        f"run for the hour ending {logical_date:%Y-%m-%d %H:%M} UTC"
+    )
     pg = start_embedded_postgres(STATE_DIR / "pgdata", dbname="leadflow", reset=True)
     print(f"  postgres   embedded, socket {pg.host}")
     portal = Portal.generate(seed=args.seed, contacts=args.contacts, now=logical_date)
@@ -41,7 +44,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  hubspot    sandbox at {server.url} (190 requests / 10 s)")
     os.environ.update(airflow_env(STATE_DIR / "airflow"))
     os.environ.update(
-        connection_env(pg, server.url, SANDBOX_TOKEN, {"rate_limit_per_10s": 190, "search_rate_per_s": 5})
+        connection_env(
+            pg, server.url, SANDBOX_TOKEN, {"rate_limit_per_10s": 190, "search_rate_per_s": 5}
+        )
     )
     if not args.verbose:
         os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
@@ -60,7 +65,8 @@ def _summary(pg: object, dag_run: object, elapsed: float) -> str:
 
     with connect(pg) as conn:  # type: ignore[arg-type]
         run = conn.execute(
-            "select status, stats from leadflow.runs where run_id = %s", (dag_run.run_id,)  # type: ignore[attr-defined]
+            "select status, stats from leadflow.runs where run_id = %s",
+            (dag_run.run_id,),  # type: ignore[attr-defined]
         ).fetchone()
         checks = conn.execute(
             "select suite, success, evaluated, failed from leadflow.quality_results"
@@ -71,7 +77,17 @@ def _summary(pg: object, dag_run: object, elapsed: float) -> str:
     status, stats = run if run else ("unknown", {})
     lines = ["", f"lead_sync run {dag_run.run_id}: {status} in {elapsed:.0f} s"]  # type: ignore[attr-defined]
     stages = stats.get("stages", {})
-    order = ["suspect", "lead", "mql", "sal", "sql", "opportunity", "customer", "nurture", "disqualified"]
+    order = [
+        "suspect",
+        "lead",
+        "mql",
+        "sal",
+        "sql",
+        "opportunity",
+        "customer",
+        "nurture",
+        "disqualified",
+    ]
     lines.append("leads per stage:")
     for stage in order:
         if stage in stages:
@@ -99,6 +115,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from leadflow.sandbox import serve_forever
 
     serve_forever(
+        host=args.host,
         port=args.port,
         seed=args.seed,
         contacts=args.contacts,
@@ -122,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     sandbox = sub.add_parser("sandbox", help="serve the HubSpot-compatible sandbox")
+    sandbox.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--seed", type=int, default=42)
     sandbox.add_argument("--contacts", type=int, default=5000)
@@ -140,4 +158,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

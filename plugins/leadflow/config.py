@@ -83,6 +83,8 @@ class HubSpotSettings:
     rate_limit_per_10s: int = 100
     search_rate_per_s: int = 4
     timeout_s: float = 30.0
+    max_attempts: int = 8
+    backoff_s: float = 0.5
 
 
 def _connection(conn_id: str) -> Any:
@@ -133,4 +135,6 @@ def hubspot_settings(conn_id: str = HUBSPOT_CONN_ID) -> HubSpotSettings:
         rate_limit_per_10s=int(extra.get("rate_limit_per_10s", 100)),
         search_rate_per_s=int(extra.get("search_rate_per_s", 4)),
         timeout_s=float(extra.get("timeout_s", 30)),
+        max_attempts=int(extra.get("max_attempts", 8)),
+        backoff_s=float(extra.get("backoff_s", 0.5)),
     )

@@ -16,7 +16,9 @@ def open_connection(settings: PostgresSettings) -> psycopg.Connection:
     try:
         return psycopg.connect(**settings.conninfo())
     except psycopg.OperationalError as exc:
-        where = settings.host if settings.host.startswith("/") else f"{settings.host}:{settings.port}"
+        where = (
+            settings.host if settings.host.startswith("/") else f"{settings.host}:{settings.port}"
+        )
         raise ConfigError(
             f"Cannot connect to Postgres at {where} (database '{settings.dbname}', user "
             f"'{settings.user}'): {str(exc).strip()}. Is the server running, and is the Airflow "

@@ -47,7 +47,9 @@ def read_cursor(conn: psycopg.Connection, stream: str) -> datetime | None:
     return row[0] if row else None
 
 
-def window_for(cursor: datetime | None, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+def window_for(
+    cursor: datetime | None, start: datetime, end: datetime
+) -> tuple[datetime, datetime]:
     if cursor is None:
         return EPOCH, end
     return min(cursor, start) - LOOKBACK, end
@@ -87,8 +89,13 @@ def extract_stream(
                 (stream, interval_end),
             )
         requests = client.requests_sent
-    result = {"stream": stream, **asdict(stats), "requests": requests,
-              "window_start": start.isoformat(), "window_end": end.isoformat()}
+    result = {
+        "stream": stream,
+        **asdict(stats),
+        "requests": requests,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+    }
     log.info("extracted %s", result)
     return result
 

@@ -121,16 +121,10 @@ def parse_ts(value: str) -> datetime:
 
 
 class HubSpotClient:
-    def __init__(
-        self,
-        settings: HubSpotSettings,
-        *,
-        max_attempts: int = 8,
-        backoff_s: float = 0.5,
-    ) -> None:
+    def __init__(self, settings: HubSpotSettings) -> None:
         self.settings = settings
-        self.max_attempts = max_attempts
-        self.backoff_s = backoff_s
+        self.max_attempts = settings.max_attempts
+        self.backoff_s = settings.backoff_s
         self.budget = shared_budget(settings)
         self.requests_sent = 0
         self._http = httpx.Client(

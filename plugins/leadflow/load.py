@@ -136,7 +136,10 @@ def quarantine(
         cur.executemany(
             "insert into leadflow.quarantine (stream, load_id, record_id, reason, payload)"
             " values (%s, %s, %s, %s, %s) on conflict do nothing",
-            [(stream, load_id, rid, reason, payload.replace("\x00", "\\0")) for rid, reason, payload in bad],
+            [
+                (stream, load_id, rid, reason, payload.replace("\x00", "\\0"))
+                for rid, reason, payload in bad
+            ],
         )
     return len(bad)
 

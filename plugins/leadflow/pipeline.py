@@ -59,7 +59,9 @@ def transform(ctx: RunContext) -> dict[str, Any]:
 
 
 def validate_outgoing(ctx: RunContext) -> dict[str, Any]:
-    return {OUTGOING_SUITE: quality.validate(postgres_settings(), OUTGOING_SUITE, ctx.run_id).success}
+    return {
+        OUTGOING_SUITE: quality.validate(postgres_settings(), OUTGOING_SUITE, ctx.run_id).success
+    }
 
 
 def push_back(ctx: RunContext, dry_run: bool = False) -> dict[str, Any]:
@@ -87,6 +89,9 @@ def finish(ctx: RunContext, step_stats: dict[str, Any]) -> dict[str, Any]:
 
 def fail(ctx: RunContext, failed_tasks: list[str]) -> None:
     runs.finish_run(
-        postgres_settings(), ctx.run_id, "failed", {"failed_tasks": failed_tasks},
+        postgres_settings(),
+        ctx.run_id,
+        "failed",
+        {"failed_tasks": failed_tasks},
         error=f"failed tasks: {', '.join(failed_tasks)}",
     )

@@ -22,7 +22,17 @@ from leadflow.hubspot import BATCH_SIZE, HubSpotClient
 
 log = logging.getLogger(__name__)
 
-STAGES = ["suspect", "lead", "mql", "sal", "sql", "opportunity", "customer", "nurture", "disqualified"]
+STAGES = [
+    "suspect",
+    "lead",
+    "mql",
+    "sal",
+    "sql",
+    "opportunity",
+    "customer",
+    "nurture",
+    "disqualified",
+]
 
 # Custom contact properties leadflow owns in the CRM; created when missing.
 CUSTOM_PROPERTIES: list[dict[str, Any]] = [
@@ -36,8 +46,12 @@ CUSTOM_PROPERTIES: list[dict[str, Any]] = [
             for i, s in enumerate(STAGES)
         ],
     },
-    {"name": "leadflow_score", "label": "leadflow score (0-100)", "type": "number",
-     "fieldType": "number"},
+    {
+        "name": "leadflow_score",
+        "label": "leadflow score (0-100)",
+        "type": "number",
+        "fieldType": "number",
+    },
     {
         "name": "leadflow_fit_grade",
         "label": "leadflow fit grade",
@@ -45,10 +59,18 @@ CUSTOM_PROPERTIES: list[dict[str, Any]] = [
         "fieldType": "select",
         "options": [{"label": g, "value": g, "displayOrder": i} for i, g in enumerate("ABCD")],
     },
-    {"name": "leadflow_reasons", "label": "leadflow reasons", "type": "string",
-     "fieldType": "textarea"},
-    {"name": "leadflow_stage_entered_at", "label": "leadflow stage entered at",
-     "type": "datetime", "fieldType": "date"},
+    {
+        "name": "leadflow_reasons",
+        "label": "leadflow reasons",
+        "type": "string",
+        "fieldType": "textarea",
+    },
+    {
+        "name": "leadflow_stage_entered_at",
+        "label": "leadflow stage entered at",
+        "type": "datetime",
+        "fieldType": "date",
+    },
 ]
 
 # The desired CRM state per contact, built in SQL so the diff is one set-based query.
@@ -133,9 +155,9 @@ def payload_for(
     """What to send: every leadflow property, and lifecyclestage only if it moves forward."""
     payload = {k: str(v) for k, v in after.items() if k != "lifecyclestage"}
     target = after.get("lifecyclestage")
-    if target is not None and target in rank:
-        if current_stage is None or rank[target] > rank.get(current_stage, -1):
-            payload["lifecyclestage"] = target
+    moves_forward = current_stage is None or rank.get(target, -1) > rank.get(current_stage, -1)
+    if target in rank and moves_forward:
+        payload["lifecyclestage"] = target
     return payload
 
 

@@ -87,7 +87,9 @@ def _run_gx(pg: PostgresSettings, spec: dict[str, Any]) -> SuiteResult:
     if "query" in spec:
         asset = source.add_query_asset(name=name, query=spec["query"])
     else:
-        asset = source.add_table_asset(name=name, table_name=spec["table"], schema_name=spec["schema"])
+        asset = source.add_table_asset(
+            name=name, table_name=spec["table"], schema_name=spec["schema"]
+        )
     batch = asset.add_batch_definition_whole_table("all_rows")
     suite = gx.ExpectationSuite(name=name)
     for expectation in spec["expectations"]:
@@ -128,7 +130,8 @@ def _record(pg: PostgresSettings, run_id: str, result: SuiteResult) -> None:
     with connect(pg) as conn:
         conn.execute(
             """
-            insert into leadflow.quality_results (run_id, suite, success, evaluated, failed, details)
+            insert into leadflow.quality_results
+                (run_id, suite, success, evaluated, failed, details)
             values (%s, %s, %s, %s, %s, %s)
             on conflict (run_id, suite) do update
                 set success = excluded.success, evaluated = excluded.evaluated,

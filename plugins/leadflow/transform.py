@@ -42,10 +42,14 @@ def dbt_build(
     project = project_dir()
     dbt = Path(sys.executable).with_name("dbt")
     cmd = [
-        str(dbt), "build",
-        "--project-dir", str(project),
-        "--profiles-dir", str(project),
-        "--vars", json.dumps({"as_of": as_of.isoformat()}),
+        str(dbt),
+        "build",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--vars",
+        json.dumps({"as_of": as_of.isoformat()}),
     ]
     if full_refresh:
         cmd.append("--full-refresh")

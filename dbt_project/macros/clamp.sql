@@ -1,0 +1,3 @@
+{% macro clamp(expr, low=0, high=100) -%}
+    least(greatest({{ expr }}, {{ low }}), {{ high }})
+{%- endmacro %}

@@ -1,0 +1,25 @@
+{#- Per contact: deal counts and dates from int_contact_deals. -#}
+with
+
+contact_deals as (
+
+    select * from {{ ref('int_contact_deals') }}
+
+),
+
+final as (
+
+    select
+        contact_id,
+        count(*) as deal_count,
+        count(*) filter (where is_open) as open_deal_count,
+        count(*) filter (where is_won) as won_deal_count,
+        min(created_at) as first_deal_created_at,
+        min(created_at) filter (where is_open) as first_open_deal_created_at,
+        min(coalesce(close_date, last_modified_at)) filter (where is_won) as first_won_at
+    from contact_deals
+    group by contact_id
+
+)
+
+select * from final

@@ -1,0 +1,93 @@
+{#- Contact events matched to activity_rules (lowest priority wins; unmatched events are kept with
+    activity_key null). Incremental on the raw load time; rows classified under another rules_hash do
+    not count towards the watermark, so any rules edit reprocesses every event (delete+insert on event_id).
+    Event age/decay is NOT stored here: it depends on as_of and is computed downstream on every run. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook=["create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)"]
+    )
+}}
+
+with
+
+events as (
+
+    select * from {{ ref('stg_hubspot__events') }}
+    where object_type in ('CONTACT', '0-1')
+        {% if is_incremental() %}
+            and loaded_at >= (
+                select coalesce(max(classified.loaded_at), '-infinity'::timestamptz)
+                from {{ this }} as classified
+                where classified.rules_hash = (select settings.rules_hash from {{ ref('int_scoring_settings') }} as settings)
+            )
+        {% endif %}
+
+),
+
+activity_rules as (
+
+    select * from {{ ref('activity_rules') }}
+
+),
+
+settings as (
+
+    select * from {{ ref('int_scoring_settings') }}
+
+),
+
+matched as (
+
+    select distinct on (events.event_id)
+        events.event_id,
+        events.object_id as contact_id,
+        events.event_type,
+        events.occurred_at,
+        events.loaded_at,
+        activity_rules.activity_key,
+        activity_rules.label,
+        activity_rules.points,
+        activity_rules.cap_points,
+        activity_rules.decays,
+        activity_rules.is_hand_raise,
+        activity_rules.counts_as_engagement,
+        activity_rules.disqualification_reason
+    from events
+    left join activity_rules
+        on
+            events.event_type = activity_rules.event_type
+            and (
+                activity_rules.property_name is null
+                or coalesce(events.event_properties ->> activity_rules.property_name, '') ~* coalesce(activity_rules.property_pattern, '')
+            )
+    order by events.event_id asc, activity_rules.priority asc nulls last, activity_rules.activity_key asc
+
+),
+
+final as (
+
+    select
+        matched.event_id,
+        matched.contact_id,
+        matched.event_type,
+        matched.occurred_at,
+        matched.activity_key,
+        matched.label,
+        matched.points,
+        matched.cap_points,
+        coalesce(matched.decays, false) as decays,
+        coalesce(matched.is_hand_raise, false) as is_hand_raise,
+        coalesce(matched.counts_as_engagement, false) as counts_as_engagement,
+        matched.disqualification_reason,
+        settings.rules_hash,
+        matched.loaded_at
+    from matched
+    cross join settings
+
+)
+
+select * from final

@@ -1,0 +1,139 @@
+{#- Everything the stage machine needs, one row per non-archived contact: fit, engagement,
+    combined score, deals, lead-status and BANT rule outcomes. -#}
+with
+
+contacts as (
+
+    select * from {{ ref('int_contacts_enriched') }}
+
+),
+
+fit as (
+
+    select * from {{ ref('int_contact_fit_scored') }}
+
+),
+
+engagement as (
+
+    select * from {{ ref('int_contact_engagement_scored') }}
+
+),
+
+deals as (
+
+    select * from {{ ref('int_contact_deals_summarized') }}
+
+),
+
+lead_status_rules as (
+
+    select * from {{ ref('lead_status_rules') }}
+
+),
+
+bant_rules as (
+
+    select * from {{ ref('bant_rules') }}
+
+),
+
+disqualification_reasons as (
+
+    select * from {{ ref('disqualification_reasons') }}
+
+),
+
+settings as (
+
+    select * from {{ ref('int_scoring_settings') }}
+
+),
+
+bant_answers as (
+
+    select
+        contacts.contact_id,
+        answers.bant_field,
+        answers.answer
+    from contacts
+    cross join
+        lateral (
+            values
+            ('bant_budget', contacts.bant_budget),
+            ('bant_authority', contacts.bant_authority),
+            ('bant_need', contacts.bant_need),
+            ('bant_timeframe', contacts.bant_timeframe)
+        ) as answers (bant_field, answer)
+    where answers.answer = 'no'
+
+),
+
+bant_outcomes as (
+
+    select
+        bant_answers.contact_id,
+        bool_or(bant_rules.blocks_sql_when_no) as bant_blocks_sql,
+        string_agg(bant_rules.label, ', ' order by bant_rules.bant_field) as bant_no_fields,
+        (
+            array_agg(bant_rules.disqualification_reason_when_no order by disqualification_reasons.priority asc)
+            filter (where bant_rules.disqualification_reason_when_no is not null)
+        )[1] as bant_disqualification_reason
+    from bant_answers
+    inner join bant_rules on bant_answers.bant_field = bant_rules.bant_field
+    left join disqualification_reasons
+        on bant_rules.disqualification_reason_when_no = disqualification_reasons.reason_code
+    group by bant_answers.contact_id
+
+),
+
+final as (
+
+    select
+        contacts.contact_id,
+        contacts.email,
+        contacts.is_email_valid,
+        contacts.current_lifecyclestage,
+        contacts.lead_status,
+        contacts.has_owner,
+        contacts.created_at,
+        contacts.last_modified_at,
+        fit.fit_score,
+        fit.fit_grade,
+        fit.fit_disqualification_reason,
+        coalesce(engagement.engagement_score, 0) as engagement_score,
+        coalesce(engagement.engagement_score_at_last_engagement, 0) as engagement_score_at_last_engagement,
+        cast({{ clamp('round(settings.fit_weight * fit.fit_score + settings.engagement_weight * coalesce(engagement.engagement_score, 0))') }} as integer)
+            as leadflow_score,
+        cast({{ clamp(
+            'round(settings.fit_weight * fit.fit_score'
+            ~ ' + settings.engagement_weight * coalesce(engagement.engagement_score_at_last_engagement, 0))'
+        ) }} as integer) as leadflow_score_at_last_engagement,
+        engagement.last_engaged_at,
+        engagement.last_hand_raise_at,
+        engagement.first_recent_hand_raise_at,
+        coalesce(engagement.has_recent_hand_raise, false) as has_recent_hand_raise,
+        engagement.event_disqualification_reason,
+        engagement.event_disqualified_at,
+        coalesce(lead_status_rules.counts_as_sales_accepted, false) as lead_status_is_sales_accepted,
+        coalesce(lead_status_rules.puts_in_nurture, false) as lead_status_is_nurture,
+        lead_status_rules.disqualification_reason as lead_status_disqualification_reason,
+        coalesce(bant_outcomes.bant_blocks_sql, false) as bant_blocks_sql,
+        bant_outcomes.bant_no_fields,
+        bant_outcomes.bant_disqualification_reason,
+        coalesce(deals.open_deal_count, 0) as open_deal_count,
+        coalesce(deals.won_deal_count, 0) as won_deal_count,
+        deals.first_deal_created_at,
+        deals.first_open_deal_created_at,
+        deals.first_won_at
+    from contacts
+    cross join settings
+    inner join fit on contacts.contact_id = fit.contact_id
+    left join engagement on contacts.contact_id = engagement.contact_id
+    left join deals on contacts.contact_id = deals.contact_id
+    left join lead_status_rules on contacts.lead_status = lead_status_rules.hs_lead_status
+    left join bant_outcomes on contacts.contact_id = bant_outcomes.contact_id
+
+)
+
+select * from final

@@ -1,0 +1,195 @@
+{#- Response-time SLAs, one row per lead and SLA type:
+    - mql_to_sal: from the first entry into mql to the first entry into sal or a later funnel stage.
+    - sql_first_touch: from the first entry into sql to the first sales activity. No activity stream is
+      loaded, so sales activity is APPROXIMATED as the earliest of: a deal created for the contact, a
+      history transition into sal/opportunity/customer, or the contact's last modification while its
+      lead status is a sales-accepted (worked) status.
+    status: met (responded within sla_hours), breached (responded late, or no response and the deadline
+    passed at as_of), pending (no response yet, deadline not passed). -#}
+with
+
+history as (
+
+    select * from {{ ref('fct_lead_stage_history') }}
+
+),
+
+contacts as (
+
+    select * from {{ ref('int_contacts_enriched') }}
+
+),
+
+contact_deals as (
+
+    select * from {{ ref('int_contact_deals') }}
+
+),
+
+lead_status_rules as (
+
+    select * from {{ ref('lead_status_rules') }}
+
+),
+
+lifecycle_stage_mapping as (
+
+    select * from {{ ref('lifecycle_stage_mapping') }}
+
+),
+
+settings as (
+
+    select * from {{ ref('int_scoring_settings') }}
+
+),
+
+history_ordered as (
+
+    select
+        history.*,
+        lifecycle_stage_mapping.funnel_order
+    from history
+    cross join settings
+    left join lifecycle_stage_mapping on history.to_stage = lifecycle_stage_mapping.leadflow_stage
+    where history.observed_at <= settings.as_of
+
+),
+
+starts as (
+
+    select
+        contact_id,
+        min(stage_entered_at) filter (where to_stage = 'mql') as mql_at,
+        min(stage_entered_at) filter (where to_stage = 'sql') as sql_at
+    from history_ordered
+    group by contact_id
+
+),
+
+mql_to_sal as (
+
+    select
+        starts.contact_id,
+        'mql_to_sal' as sla_type,
+        starts.mql_at as started_at,
+        min(history_ordered.stage_entered_at) as responded_at,
+        settings.sla_mql_to_sal_hours as sla_hours
+    from starts
+    cross join settings
+    left join history_ordered
+        on
+            starts.contact_id = history_ordered.contact_id
+            and history_ordered.funnel_order >= 4
+            and starts.mql_at <= history_ordered.stage_entered_at
+    where starts.mql_at is not null
+    group by starts.contact_id, starts.mql_at, settings.sla_mql_to_sal_hours
+
+),
+
+sql_touches as (
+
+    select
+        starts.contact_id,
+        contact_deals.created_at as touched_at
+    from starts
+    inner join contact_deals on starts.contact_id = contact_deals.contact_id
+    where starts.sql_at is not null and contact_deals.created_at >= starts.sql_at
+
+    union all
+
+    select
+        starts.contact_id,
+        history_ordered.stage_entered_at as touched_at
+    from starts
+    inner join history_ordered on starts.contact_id = history_ordered.contact_id
+    where
+        starts.sql_at is not null
+        and history_ordered.to_stage in ('sal', 'opportunity', 'customer')
+        and history_ordered.stage_entered_at >= starts.sql_at
+
+    union all
+
+    select
+        starts.contact_id,
+        contacts.last_modified_at as touched_at
+    from starts
+    inner join contacts on starts.contact_id = contacts.contact_id
+    inner join lead_status_rules on contacts.lead_status = lead_status_rules.hs_lead_status
+    where
+        starts.sql_at is not null
+        and lead_status_rules.counts_as_sales_accepted
+        and contacts.last_modified_at >= starts.sql_at
+
+),
+
+sql_first_touch as (
+
+    select
+        starts.contact_id,
+        'sql_first_touch' as sla_type,
+        starts.sql_at as started_at,
+        min(sql_touches.touched_at) filter (where sql_touches.touched_at <= settings.as_of) as responded_at,
+        settings.sla_sql_first_touch_hours as sla_hours
+    from starts
+    cross join settings
+    left join sql_touches on starts.contact_id = sql_touches.contact_id
+    where starts.sql_at is not null
+    group by starts.contact_id, starts.sql_at, settings.sla_sql_first_touch_hours
+
+),
+
+unioned as (
+
+    select * from mql_to_sal
+    union all
+    select * from sql_first_touch
+
+),
+
+statused as (
+
+    select
+        md5(cast(unioned.contact_id as text) || '|' || unioned.sla_type) as sla_id,
+        unioned.contact_id,
+        unioned.sla_type,
+        unioned.started_at,
+        unioned.started_at + make_interval(hours => cast(unioned.sla_hours as integer)) as sla_deadline_at,
+        unioned.responded_at,
+        cast(unioned.sla_hours as integer) as sla_hours,
+        round(cast(extract(epoch from (unioned.responded_at - unioned.started_at)) / 3600.0 as numeric), 2)
+            as response_hours,
+        case
+            when unioned.responded_at <= unioned.started_at + make_interval(hours => cast(unioned.sla_hours as integer))
+                then 'met'
+            when unioned.responded_at is not null then 'breached'
+            when settings.as_of > unioned.started_at + make_interval(hours => cast(unioned.sla_hours as integer))
+                then 'breached'
+            else 'pending'
+        end as sla_status,
+        settings.as_of
+    from unioned
+    cross join settings
+    inner join contacts on unioned.contact_id = contacts.contact_id
+
+),
+
+final as (
+
+    select
+        sla_id,
+        contact_id,
+        sla_type,
+        started_at,
+        sla_deadline_at,
+        responded_at,
+        sla_hours,
+        response_hours,
+        sla_status,
+        sla_status = 'breached' as is_breached,
+        as_of
+    from statused
+
+)
+
+select * from final

@@ -1,0 +1,214 @@
+"""End to end: a seeded portal, the lead_sync DAG run by Airflow (dag.test), and the CRM's
+contacts read back over HTTP. Real Postgres, real dbt, real GX, real HTTP; nothing mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from leadflow.db import connect
+from leadflow.local import REPO_ROOT, run_lead_sync
+from leadflow.push import CUSTOM_PROPERTIES
+
+from .conftest import NOW, TOKEN
+
+DAY = timedelta(days=1)
+CUSTOM_PROPERTY_NAMES = [p["name"] for p in CUSTOM_PROPERTIES]
+
+
+def _seed(portal) -> dict[str, int]:
+    """Leads whose right stage a person can tell at a glance."""
+    acme = portal.add_company(
+        {
+            "name": "Acme Software",
+            "domain": "acme-soft.com",
+            "industry": "COMPUTER_SOFTWARE",
+            "numberofemployees": "800",
+            "annualrevenue": "90000000",
+            "country": "United States",
+        },
+        created_at=NOW - 90 * DAY,
+        updated_at=NOW - 30 * DAY,
+    )
+    shop = portal.add_company(
+        {
+            "name": "Tiny Shop",
+            "domain": "tinyshop.example",
+            "industry": "RETAIL",
+            "numberofemployees": "2",
+            "country": "Brazil",
+        },
+        created_at=NOW - 90 * DAY,
+        updated_at=NOW - 30 * DAY,
+    )
+
+    def contact(key: str, email: str, title: str, company: int | None, **props: str) -> int:
+        cid = portal.add_contact(
+            {
+                "email": email,
+                "firstname": key.title(),
+                "lastname": "Test",
+                "jobtitle": title,
+                "country": "United States",
+                "lifecyclestage": "lead",
+                **props,
+            },
+            created_at=NOW - 60 * DAY,
+            updated_at=NOW - 20 * DAY,
+        )
+        if company:
+            portal.associate("contacts", cid, "companies", company, 1)
+        return cid
+
+    ids = {
+        "hand_raiser": contact("hand_raiser", "vp@acme-soft.com", "VP of Marketing", acme),
+        "already_opportunity": contact(
+            "already_opportunity", "cto@acme-soft.com", "CTO", acme, lifecyclestage="opportunity"
+        ),
+        "student": contact("student", "kim@state.edu", "Student", None),
+        "competitor": contact("competitor", "spy@hubspot.com", "Marketing Manager", None),
+        "poor_fit": contact("poor_fit", "joe.shop@gmail.com", "Intern", shop),
+        "went_cold": contact("went_cold", "dir@acme-soft.com", "Director of IT", acme),
+        "customer": contact(
+            "customer", "ceo@acme-soft.com", "CEO", acme, lifecyclestage="customer"
+        ),
+        "unknown": contact("unknown", "someone@unknown-co.example", "", None),
+    }
+    deal = portal.add_deal(
+        {
+            "dealname": "Acme expansion",
+            "amount": "50000",
+            "dealstage": "closedwon",
+            "pipeline": "default",
+            "closedate": (NOW - 10 * DAY).isoformat(),
+        },
+        created_at=NOW - 40 * DAY,
+        updated_at=NOW - 10 * DAY,
+    )
+    portal.associate("deals", deal, "contacts", ids["customer"], 3)
+    portal.associate("deals", deal, "companies", acme, 5)
+
+    def demo_request(cid: int, when) -> None:
+        portal.add_event(
+            "e_submitted_form", cid, when, {"hs_form_id": "f-demo", "hs_form_title": "Demo request"}
+        )
+
+    for key in ("hand_raiser", "already_opportunity", "student", "competitor", "poor_fit"):
+        demo_request(ids[key], NOW - 2 * DAY)
+        for days in (1, 3, 5):
+            portal.add_event(
+                "e_visited_page",
+                ids[key],
+                NOW - days * DAY,
+                {"hs_url": "https://www.example.com/pricing", "hs_page_title": "Pricing"},
+            )
+    demo_request(ids["went_cold"], NOW - 150 * DAY)
+    return ids
+
+
+def _crm_contact(url: str, cid: int) -> dict[str, str | None]:
+    props = ",".join(["lifecyclestage", *CUSTOM_PROPERTY_NAMES])
+    response = httpx.get(
+        f"{url}/crm/v3/objects/contacts/{cid}",
+        params={"properties": props},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    response.raise_for_status()
+    return response.json()["properties"]
+
+
+def _updates_sent(sandbox) -> int:
+    return sum(
+        1
+        for method, path, _ in sandbox.portal.request_log
+        if method == "POST" and path.endswith("/batch/update")
+    )
+
+
+@pytest.fixture
+def seeded(sandbox, connections, airflow_home):
+    return _seed(sandbox.portal)
+
+
+def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, connections):
+    ids = seeded
+    dag_run = run_lead_sync(NOW)
+    assert dag_run.state == "success"
+
+    crm = {key: _crm_contact(sandbox.url, cid) for key, cid in ids.items()}
+    sqls = {key for key, props in crm.items() if props.get("leadflow_stage") == "sql"}
+    assert sqls == {"hand_raiser", "already_opportunity"}
+
+    hand_raiser = crm["hand_raiser"]
+    assert hand_raiser["lifecyclestage"] == "salesqualifiedlead"
+    assert hand_raiser["leadflow_fit_grade"] in {"A", "B"}
+    assert 0 <= int(hand_raiser["leadflow_score"]) <= 100
+    assert "demo" in hand_raiser["leadflow_reasons"].lower()
+    assert hand_raiser["leadflow_stage_entered_at"]
+
+    # Never backwards: sales already made this one an opportunity in the CRM.
+    assert crm["already_opportunity"]["lifecyclestage"] == "opportunity"
+    assert crm["customer"]["leadflow_stage"] == "customer"
+    assert crm["customer"]["lifecyclestage"] == "customer"
+    assert crm["student"]["leadflow_stage"] == "disqualified"
+    assert crm["competitor"]["leadflow_stage"] == "disqualified"
+    assert crm["student"]["lifecyclestage"] == "lead"  # detours leave the lifecycle alone
+    assert crm["poor_fit"]["leadflow_stage"] not in {"sql", "mql"}
+    assert crm["went_cold"]["leadflow_stage"] not in {"sql", "mql"}
+    assert crm["unknown"]["leadflow_stage"] == "suspect"
+
+    with connect(connections) as conn:
+        status, stats = conn.execute(
+            "select status, stats from leadflow.runs where run_id = %s", (dag_run.run_id,)
+        ).fetchone()
+        checks = conn.execute(
+            "select bool_and(success), count(*) from leadflow.quality_results where run_id = %s",
+            (dag_run.run_id,),
+        ).fetchone()
+    assert status == "success"
+    assert stats["push"]["pushed"] == len(ids)
+    assert stats["push"]["sql_pushed"] == 2
+    assert checks == (True, 3)
+
+    sent_before = _updates_sent(sandbox)
+    rerun = run_lead_sync(NOW)
+    assert rerun.state == "success"
+    assert _updates_sent(sandbox) == sent_before
+    with connect(connections) as conn:
+        (stats,) = conn.execute(
+            "select stats from leadflow.runs where run_id = %s", (rerun.run_id,)
+        ).fetchone()
+    assert stats["push"]["changed"] == 0
+
+
+def test_a_failed_quality_gate_blocks_the_push(
+    sandbox, seeded, connections, tmp_path: Path, monkeypatch
+):
+    strict = tmp_path / "expectations"
+    shutil.copytree(REPO_ROOT / "expectations", strict)
+    suite = json.loads((strict / "crm_outgoing_contacts.json").read_text())
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "leadflow_score", "max_value": -1},
+        }
+    )
+    (strict / "crm_outgoing_contacts.json").write_text(json.dumps(suite))
+    monkeypatch.setenv("LEADFLOW_EXPECTATIONS_DIR", str(strict))
+
+    dag_run = run_lead_sync(NOW)
+    assert dag_run.state == "failed"
+    assert _updates_sent(sandbox) == 0
+    assert _crm_contact(sandbox.url, seeded["hand_raiser"]).get("leadflow_stage") is None
+    with connect(connections) as conn:
+        status, error = conn.execute(
+            "select status, error from leadflow.runs where run_id = %s", (dag_run.run_id,)
+        ).fetchone()
+        kept = conn.execute("select count(*) from marts.crm_outgoing_contacts").fetchone()[0]
+    assert status == "failed" and "validate_outgoing" in error
+    assert kept == len(seeded)  # the data stays for inspection
