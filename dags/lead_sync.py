@@ -94,7 +94,12 @@ def lead_sync() -> None:
         from leadflow import pipeline
 
         return pipeline.finish(
-            _ctx(context), {"extract": list(extracted), "dbt": built, "push": pushed}
+            _ctx(context),
+            {
+                "extract": [extracted[i] for i in range(len(extracted))],
+                "dbt": built,
+                "push": pushed,
+            },
         )
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)

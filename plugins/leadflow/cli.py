@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     )
     if not args.verbose:
-        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+        warnings.filterwarnings("ignore")
     prepare_airflow(STATE_DIR / "airflow")
     print("  airflow    running lead_sync once (dag.test) ...")
     try:

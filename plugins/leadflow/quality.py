@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from leadflow.db import connect
 log = logging.getLogger(__name__)
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+# GX suggests its PostgresDatasource, which rejects unix-socket hosts; the generic one is meant.
+warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
 
 
 def expectations_dir() -> Path:
