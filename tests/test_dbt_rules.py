@@ -1,0 +1,84 @@
+"""The dbt model on a real Postgres: deterministic for the same inputs, and a scoring-rule edit
+(a seed change an analytics engineer makes) rescores every lead on the next build."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from leadflow.db import connect, ensure_schema, open_connection
+from leadflow.load import load_events, load_objects
+from leadflow.local import REPO_ROOT
+from leadflow.transform import dbt_build
+
+AS_OF = datetime(2026, 11, 23, 10, tzinfo=UTC)
+OUTGOING = "select * from marts.crm_outgoing_contacts order by contact_id"
+
+
+def _contact(cid: int, email: str, title: str) -> dict:
+    return {
+        "id": str(cid),
+        "properties": {"email": email, "jobtitle": title, "country": "United States",
+                       "lifecyclestage": "lead"},
+        "createdAt": "2026-09-01T10:00:00.000Z",
+        "updatedAt": "2026-11-01T10:00:00.000Z",
+        "archived": False,
+    }
+
+
+def _form(eid: str, cid: int, title: str, when: str) -> dict:
+    return {"id": eid, "objectType": "CONTACT", "objectId": str(cid),
+            "eventType": "e_submitted_form", "occurredAt": when,
+            "properties": {"hs_form_title": title}}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the dbt project, so the test can edit its rules."""
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(REPO_ROOT / "dbt_project", copy,
+                    ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
+    monkeypatch.setenv("LEADFLOW_DBT_PROJECT_DIR", str(copy))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    return copy
+
+
+def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> None:
+    ensure_schema(pg)
+    with open_connection(pg) as conn, conn.transaction():
+        load_objects(conn, "contacts", [_contact(1, "vp@acme.example", "VP Sales"),
+                                        _contact(2, "pat@gmail.com", "Analyst")], "l1")
+        load_events(conn, [_form("e1", 1, "Demo request", "2026-11-21T10:00:00.000Z"),
+                           _form("e2", 2, "Ebook download", "2026-11-20T10:00:00.000Z")], "l1")
+
+    dbt_build(pg, AS_OF)
+    with connect(pg) as conn:
+        first = conn.execute(OUTGOING).fetchall()
+    dbt_build(pg, AS_OF)
+    with connect(pg) as conn:
+        second = conn.execute(OUTGOING).fetchall()
+    assert first == second
+
+    rules = project / "seeds" / "activity_rules.csv"
+    lines = rules.read_text().splitlines()
+    edited = [line.replace(",30,60,", ",90,90,", 1) if line.startswith("demo_request,") else line
+              for line in lines]
+    assert edited != lines
+    rules.write_text("\n".join(edited) + "\n")
+
+    dbt_build(pg, AS_OF)
+    with connect(pg) as conn:
+        rows = dict(conn.execute(
+            "select contact_id, engagement_score from marts.crm_outgoing_contacts"
+        ).fetchall())
+        reasons = conn.execute(
+            "select leadflow_reasons from marts.crm_outgoing_contacts where contact_id = 1"
+        ).fetchone()[0]
+    before = {r[0]: r for r in first}
+    engagement_col = 7
+    assert rows[1] > before[1][engagement_col]
+    assert rows[2] == before[2][engagement_col]  # untouched by the edited rule
+    assert "demo request" in reasons.lower()
