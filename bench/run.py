@@ -1,0 +1,314 @@
+"""Company-scale benchmark of the warehouse side: load, dbt (full and hourly), GX gates, push diff.
+
+Data is generated deterministically inside Postgres (generate_series + md5), in the same JSON
+shapes the extractor writes, so the benchmark measures leadflow's SQL and loaders rather than a
+Python generator. Each stage is timed on its own; figures go to bench/results/<name>.json and a
+short table on stdout, with a naive baseline (row-by-row insert) measured in the same run.
+
+    python -m bench.run --contacts 20000 --events 200000      # make bench-small
+    python -m bench.run --contacts 1000000 --events 20000000  # make bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from leadflow import quality
+from leadflow.config import PostgresSettings
+from leadflow.db import connect, ensure_schema, open_connection
+from leadflow.load import load_objects
+from leadflow.local import REPO_ROOT, start_embedded_postgres
+from leadflow.push import CHANGED_SQL
+from leadflow.transform import dbt_build
+
+RESULTS = REPO_ROOT / "bench" / "results"
+AS_OF = datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+# Deterministic pseudo-random pick from an array by hashing the row number with a salt.
+PICK = "({arr})[1 + abs(hashtext({salt} || i::text)) %% cardinality({arr})]"
+
+CONTACTS_SQL = """
+insert into raw.hubspot_contacts (id, record, updated_at, archived, _load_id)
+select i, jsonb_build_object(
+    'id', i::text,
+    'createdAt', to_char(ts - interval '30 days', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'updatedAt', to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'archived', false,
+    'properties', jsonb_build_object(
+        'email', 'c' || i || '@' || {domain},
+        'firstname', 'First' || i, 'lastname', 'Last' || i,
+        'jobtitle', {title}, 'country', {country},
+        'lifecyclestage', {stage}, 'hs_analytics_source', {source},
+        'associatedcompanyid', (1000000 + i %% %(companies)s + 1)::text,
+        'createdate', to_char(ts - interval '30 days', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'hs_lastmodifieddate', to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
+    ts, false, 'bench'
+from (select i, %(as_of)s::timestamptz - (abs(hashtext('t' || i::text)) %% 86400000)
+             * interval '1 second' / 1000 as ts
+      from generate_series(1, %(contacts)s) as i) as s
+""".format(
+    domain=PICK.format(
+        arr="array['acme.example','globex.example','gmail.com','state.edu',"
+        "'initech.example','umbrella.example','hooli.example']",
+        salt="'d'",
+    ),
+    title=PICK.format(
+        arr="array['CEO','VP Marketing','Director of IT','Marketing Manager',"
+        "'Software Engineer','Analyst','Intern','Head of Sales']",
+        salt="'j'",
+    ),
+    country=PICK.format(
+        arr="array['United States','Germany','United Kingdom','France','India','Brazil']",
+        salt="'c'",
+    ),
+    stage=PICK.format(arr="array['subscriber','lead','lead','marketingqualifiedlead']", salt="'l'"),
+    source=PICK.format(
+        arr="array['ORGANIC_SEARCH','PAID_SEARCH','DIRECT_TRAFFIC','REFERRALS']", salt="'s'"
+    ),
+)
+
+COMPANIES_SQL = """
+insert into raw.hubspot_companies (id, record, updated_at, archived, _load_id)
+select 1000000 + i, jsonb_build_object(
+    'id', (1000000 + i)::text, 'createdAt', '2026-06-01T00:00:00.000Z',
+    'updatedAt', '2026-10-01T00:00:00.000Z', 'archived', false,
+    'properties', jsonb_build_object('name', 'Company ' || i, 'domain', 'co' || i || '.example',
+        'industry', {industry}, 'numberofemployees', (abs(hashtext('e' || i::text)) %% 5000)::text,
+        'country', 'United States')),
+    '2026-10-01', false, 'bench'
+from generate_series(1, %(companies)s) as i
+""".format(
+    industry=PICK.format(
+        arr="array['COMPUTER_SOFTWARE','FINANCIAL_SERVICES','RETAIL',"
+        "'HIGHER_EDUCATION','MANUFACTURING']",
+        salt="'i'",
+    )
+)
+
+DEALS_SQL = """
+insert into raw.hubspot_deals (id, record, updated_at, archived, _load_id)
+select 2000000 + i, jsonb_build_object(
+    'id', (2000000 + i)::text, 'createdAt', '2026-09-01T00:00:00.000Z',
+    'updatedAt', '2026-10-15T00:00:00.000Z', 'archived', false,
+    'properties', jsonb_build_object('dealname', 'Deal ' || i, 'amount', '10000',
+        'pipeline', 'default', 'dealstage', {stage}, 'createdate', '2026-09-01T00:00:00.000Z')),
+    '2026-10-15', false, 'bench'
+from generate_series(1, %(deals)s) as i
+""".format(
+    stage=PICK.format(
+        arr="array['qualifiedtobuy','contractsent','closedwon','closedlost']", salt="'g'"
+    )
+)
+
+DEAL_LINKS_SQL = """
+insert into raw.hubspot_associations (from_type, from_id, to_type, to_id, type_id, _load_id)
+select 'deals', 2000000 + i, 'contacts', i * 20, 3, 'bench' from generate_series(1, %(deals)s) i
+union all
+select 'contacts', i * 20, 'deals', 2000000 + i, 4, 'bench' from generate_series(1, %(deals)s) i
+"""
+
+EVENTS_SQL = """
+insert into raw.hubspot_events
+    (id, event_type, object_type, object_id, occurred_at, record, _load_id)
+select 'ev' || %(offset)s + i, kind, 'contact', contact, at,
+    jsonb_build_object('id', 'ev' || %(offset)s + i, 'eventType', kind, 'objectType', 'CONTACT',
+        'objectId', contact::text,
+        'occurredAt', to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'properties', case kind
+            when 'e_submitted_form' then jsonb_build_object('hs_form_title', {form})
+            when 'e_visited_page' then jsonb_build_object('hs_url', {url})
+            else '{{}}'::jsonb end),
+    %(load_id)s
+from (select i, 1 + abs(hashtext('o' || (%(offset)s + i)::text)) %% %(contacts)s as contact,
+             {kind} as kind,
+             %(end)s::timestamptz - (abs(hashtext('w' || (%(offset)s + i)::text)) %% %(span_s)s)
+                 * interval '1 second' as at
+      from generate_series(1, %(events)s) as i) as s
+""".format(
+    kind=PICK.format(
+        arr="array['e_visited_page','e_visited_page','e_visited_page',"
+        "'e_opened_email','e_clicked_email','e_submitted_form']",
+        salt="'k' || %(offset)s::text",
+    ),
+    form=PICK.format(
+        arr="array['Newsletter signup','Ebook download','Webinar registration','Demo request']",
+        salt="'f'",
+    ),
+    url=PICK.format(
+        arr="array['https://www.example.com/pricing','https://www.example.com/blog/a',"
+        "'https://www.example.com/product']",
+        salt="'u'",
+    ),
+)
+
+DELTA_CONTACTS_SQL = """
+update raw.hubspot_contacts
+set record = jsonb_set(record, '{properties,jobtitle}', '"VP Sales"'),
+    updated_at = %(as_of)s, _load_id = 'delta', _loaded_at = now()
+where id in (select 1 + (i * 7919) %% %(contacts)s from generate_series(1, %(changed)s) as i)
+"""
+
+
+def _timed(label: str, results: dict[str, Any], fn: Callable[[], Any]) -> Any:
+    began = time.perf_counter()
+    value = fn()
+    results[label] = round(time.perf_counter() - began, 2)
+    print(f"  {label:<32}{results[label]:>9.2f} s", flush=True)
+    return value
+
+
+def _execute(pg: PostgresSettings, sql: str, params: dict[str, Any]) -> None:
+    with connect(pg) as conn:
+        conn.execute(sql, params)
+
+
+def _load_rate(pg: PostgresSettings, rows: int) -> dict[str, float]:
+    """leadflow's COPY + upsert loader against a row-by-row insert baseline."""
+    records = [
+        {
+            "id": str(10_000_000 + i),
+            "properties": {"email": f"l{i}@x.example", "jobtitle": "CTO"},
+            "createdAt": "2026-11-01T00:00:00.000Z",
+            "updatedAt": "2026-11-02T00:00:00.000Z",
+            "archived": False,
+        }
+        for i in range(rows)
+    ]
+    with open_connection(pg) as conn:
+        began = time.perf_counter()
+        with conn.transaction():
+            load_objects(conn, "contacts", records, "bench-load")
+        copy_rate = rows / (time.perf_counter() - began)
+        sample = records[: max(1, rows // 20)]
+        began = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cur:
+            for r in sample:
+                cur.execute(
+                    "insert into raw.hubspot_companies (id, record, updated_at, _load_id)"
+                    " values (%s, %s, %s, 'naive') on conflict (id) do nothing",
+                    (int(r["id"]), json.dumps(r), r["updatedAt"]),
+                )
+        naive_rate = len(sample) / (time.perf_counter() - began)
+        conn.execute("delete from raw.hubspot_contacts where _load_id = 'bench-load'")
+        conn.execute("delete from raw.hubspot_companies where _load_id = 'naive'")
+        conn.commit()
+    return {
+        "load_rows_per_s": round(copy_rate),
+        "naive_rows_per_s": round(naive_rate),
+        "load_vs_naive": round(copy_rate / naive_rate, 1),
+    }
+
+
+def run(contacts: int, events: int, changed: int, new_events: int) -> dict[str, Any]:
+    name = f"bench_{contacts}"
+    pg = start_embedded_postgres(RESULTS / "pgdata", dbname=name, reset=True)
+    ensure_schema(pg)
+    results: dict[str, Any] = {
+        "contacts": contacts,
+        "events": events,
+        "changed": changed,
+        "new_events": new_events,
+    }
+    params = {
+        "contacts": contacts,
+        "companies": max(1, contacts // 5),
+        "deals": max(1, contacts // 20),
+        "as_of": AS_OF - timedelta(hours=1),
+    }
+    print(f"benchmark {name}: {contacts} contacts, {events} events")
+    _timed(
+        "generate_crm_s",
+        results,
+        lambda: [
+            _execute(pg, sql, params)
+            for sql in (CONTACTS_SQL, COMPANIES_SQL, DEALS_SQL, DEAL_LINKS_SQL)
+        ],
+    )
+    _timed(
+        "generate_events_s",
+        results,
+        lambda: _execute(
+            pg,
+            EVENTS_SQL,
+            {
+                **params,
+                "offset": 0,
+                "events": events,
+                "end": AS_OF - timedelta(hours=1),
+                "span_s": 42 * 86400,
+                "load_id": "bench",
+            },
+        ),
+    )
+    results.update(_timed("load_200k_s", results, lambda: _load_rate(pg, 200_000)))
+    _timed(
+        "dbt_full_build_s",
+        results,
+        lambda: dbt_build(pg, AS_OF - timedelta(hours=1), full_refresh=True),
+    )
+    _timed(
+        "delta_s",
+        results,
+        lambda: (
+            _execute(pg, DELTA_CONTACTS_SQL, {**params, "changed": changed, "as_of": AS_OF}),
+            _execute(
+                pg,
+                EVENTS_SQL,
+                {
+                    **params,
+                    "offset": events,
+                    "events": new_events,
+                    "end": AS_OF,
+                    "span_s": 3600,
+                    "load_id": "delta",
+                },
+            ),
+        ),
+    )
+    _timed("dbt_hourly_build_s", results, lambda: dbt_build(pg, AS_OF))
+    _timed(
+        "gx_gates_s",
+        results,
+        lambda: [
+            quality.validate(pg, s, "bench")
+            for s in ("raw_hubspot_contacts", "raw_hubspot_events", "crm_outgoing_contacts")
+        ],
+    )
+    changed_rows = _timed("push_diff_s", results, lambda: _count_changed(pg))
+    results["push_changed_rows"] = changed_rows
+    results["hourly_cycle_excl_api_s"] = round(
+        results["dbt_hourly_build_s"] + results["gx_gates_s"] + results["push_diff_s"], 2
+    )
+    results["peak_child_rss_mb"] = round(
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    )
+    results["peak_self_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return results
+
+
+def _count_changed(pg: PostgresSettings) -> int:
+    with connect(pg) as conn:
+        return conn.execute(f"select count(*) from ({CHANGED_SQL}) as c").fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contacts", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--changed", type=int, default=10_000)
+    parser.add_argument("--new-events", type=int, default=200_000)
+    args = parser.parse_args()
+    run(args.contacts, args.events, min(args.changed, args.contacts), args.new_events)
+
+
+if __name__ == "__main__":
+    main()
