@@ -1,10 +1,14 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
+# The other targets run the full stack without Docker (see README, "The full stack").
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STACK_ENV := .leadflow/stack.env
+AIRFLOW_SERVICES := airflow-api-server airflow-scheduler airflow-dag-processor airflow-triggerer
 
-.PHONY: venv demo test lint bench-small bench clean
+.PHONY: venv demo test lint bench-small bench clean report doctor \
+	postgres sandbox airflow-init airflow-standalone $(AIRFLOW_SERVICES)
 
 venv: $(STAMP)
 
@@ -17,7 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/leadflow demo
+	$(BIN)/leadflow demo --report .leadflow/report.html
 
 test: venv
 	$(BIN)/pytest
@@ -28,9 +32,41 @@ lint: venv
 
 bench-small: venv
 	$(BIN)/python -m bench.run --contacts 20000 --events 200000
+	$(BIN)/python -m bench.load_bench
+	$(BIN)/python -m bench.extract_throughput
+	$(BIN)/python -m bench.push_bench
 
 bench: venv
 	$(BIN)/python -m bench.run --contacts 1000000 --events 20000000
+
+# -- the full stack without Docker: the services docker-compose.yml runs -------------------
+# Embedded Postgres (warehouse + Airflow metadata) and .leadflow/stack.env for the rest.
+postgres: venv
+	$(BIN)/python -m leadflow.local stack
+
+# The HubSpot-compatible sandbox on :8765 (foreground; its own terminal).
+sandbox: venv
+	$(BIN)/leadflow sandbox --port 8765 --contacts 5000 --rate-limit 190
+
+# Migrate Airflow's metadata database, register the DAG and unpause it.
+airflow-init: postgres
+	. ./$(STACK_ENV) && $(BIN)/airflow db migrate && $(BIN)/airflow dags reserialize \
+		&& $(BIN)/airflow dags unpause lead_sync
+
+# One Airflow component in the foreground, e.g. `make airflow-scheduler` (one terminal each).
+$(AIRFLOW_SERVICES): postgres
+	. ./$(STACK_ENV) && exec $(BIN)/airflow $(@:airflow-%=%)
+
+# All four Airflow components in one process (api-server on http://localhost:8080).
+airflow-standalone: airflow-init
+	. ./$(STACK_ENV) && exec $(BIN)/airflow standalone
+
+# Operator commands against the stack's connections.
+report: postgres
+	. ./$(STACK_ENV) && $(BIN)/leadflow report -o .leadflow/report.html
+
+doctor: postgres
+	. ./$(STACK_ENV) && $(BIN)/leadflow doctor
 
 clean:
 	rm -rf .leadflow dbt_project/target dbt_project/logs

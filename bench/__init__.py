@@ -1,0 +1,1 @@
+"""Benchmarks: speed targets are measured here, not asserted in the test suite."""

@@ -23,6 +23,13 @@ DEFAULT_ARGS: dict[str, Any] = {
 }
 
 
+def _alert_on_failure(context: dict[str, Any]) -> None:
+    """Final-failure callback: alert ops (best-effort; also recorded in leadflow.alerts)."""
+    from leadflow import alerts
+
+    alerts.on_task_failure(context)
+
+
 def _ctx(context: dict[str, Any]) -> Any:
     from leadflow.pipeline import RunContext
 
@@ -43,7 +50,14 @@ def _ctx(context: dict[str, Any]) -> Any:
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     dagrun_timeout=timedelta(hours=2),
-    params={"dry_run": Param(False, type="boolean", description="Plan the push, send nothing")},
+    params={
+        "dry_run": Param(False, type="boolean", description="Plan the push, send nothing"),
+        "force_push": Param(
+            False,
+            type="boolean",
+            description="Push even if the volume circuit breaker trips (after a human checked)",
+        ),
+    },
     tags=["leadflow", "crm"],
     doc_md=__doc__,
 )
@@ -74,11 +88,14 @@ def lead_sync() -> None:
 
     @task(retries=0)
     def validate_outgoing(**context: Any) -> dict[str, Any]:
+        """GX suite + volume circuit breaker; a verdict, so it is not retried."""
         from leadflow import pipeline
 
-        return pipeline.validate_outgoing(_ctx(context))
+        return pipeline.validate_outgoing(
+            _ctx(context), force_push=bool(context["params"].get("force_push", False))
+        )
 
-    @task
+    @task(on_failure_callback=_alert_on_failure)
     def push_to_crm(**context: Any) -> dict[str, Any]:
         from leadflow import pipeline
 
@@ -106,6 +123,7 @@ def lead_sync() -> None:
     def record_failure(**context: Any) -> None:
         """Record which steps failed, then fail too, so the run itself ends failed."""
         from airflow.sdk.exceptions import AirflowFailException
+
         from leadflow import pipeline
 
         ti = context["ti"]
@@ -113,7 +131,7 @@ def lead_sync() -> None:
         failed = sorted(
             task_id
             for task_id, state in states.get(ti.run_id, {}).items()
-            if state in ("failed", "upstream_failed")
+            if state == "failed"  # upstream_failed tasks never ran: not the cause
         )
         pipeline.fail(_ctx(context), failed)
         raise AirflowFailException(f"lead_sync failed at: {', '.join(failed) or 'unknown step'}")

@@ -6,6 +6,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from leadflow.config import ConfigError, HubSpotSettings, PostgresSettings, postgres_settings
 from leadflow.db import connect, ensure_schema
 from leadflow.extract import extract_stream

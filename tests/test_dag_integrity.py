@@ -8,6 +8,7 @@ import pendulum
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import CronDataIntervalTimetable
+
 from leadflow.local import REPO_ROOT
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from leadflow.db import connect
 from leadflow.local import REPO_ROOT, run_lead_sync
 from leadflow.push import CUSTOM_PROPERTIES
 
 from .conftest import NOW, TOKEN
+from .test_alerts import alert_inbox  # noqa: F401 (fixture)
 
 DAY = timedelta(days=1)
 CUSTOM_PROPERTY_NAMES = [p["name"] for p in CUSTOM_PROPERTIES]
@@ -173,7 +175,7 @@ def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, 
     assert status == "success"
     assert stats["push"]["pushed"] == len(ids)
     assert stats["push"]["sql_pushed"] == 2
-    assert checks == (True, 3)
+    assert checks == (True, 4)  # 3 GX suites + the volume circuit breaker verdict
 
     sent_before = _updates_sent(sandbox)
     rerun = run_lead_sync(NOW)
@@ -212,3 +214,64 @@ def test_a_failed_quality_gate_blocks_the_push(
         kept = conn.execute("select count(*) from marts.crm_outgoing_contacts").fetchone()[0]
     assert status == "failed" and "validate_outgoing" in error
     assert kept == len(seeded)  # the data stays for inspection
+
+
+CORRUPT_SQL = """
+    do $$
+    declare pk text;
+    begin  -- the dbt contract's primary key would refuse the duplicate: drop it first
+        select conname into pk from pg_constraint
+        where conrelid = 'marts.crm_outgoing_contacts'::regclass and contype = 'p';
+        if pk is not null then
+            execute format('alter table marts.crm_outgoing_contacts drop constraint %I', pk);
+        end if;
+    end $$;
+    create temp table dup as
+        select * from marts.crm_outgoing_contacts where leadflow_stage = 'sql' limit 1;
+    update dup set leadflow_stage = 'mql', lifecyclestage = 'marketingqualifiedlead';
+    insert into marts.crm_outgoing_contacts select * from dup;
+    update marts.crm_outgoing_contacts set leadflow_score = 250 where leadflow_stage = 'suspect';
+"""
+
+
+def test_a_corrupted_mart_trips_the_gate_nothing_reaches_the_crm_and_ops_are_alerted(
+    sandbox, seeded, connections, monkeypatch, request
+):
+    """dbt builds the mart, then it is corrupted (one contact both MQL and SQL, a score of
+    250): the gate stops the run before the push, the CRM is untouched, ops get the alert."""
+    inbox = request.getfixturevalue("alert_inbox")
+    from leadflow import pipeline
+
+    build = pipeline.transform
+
+    def build_then_corrupt(ctx):
+        built = build(ctx)
+        with connect(connections) as conn:
+            conn.execute(CORRUPT_SQL)
+        return built
+
+    monkeypatch.setattr(pipeline, "transform", build_then_corrupt)
+    dag_run = run_lead_sync(NOW)
+    assert dag_run.state == "failed"
+    writes = [p for m, p, _ in sandbox.portal.request_log if m == "POST" and "/batch/" in p]
+    assert not any(p.endswith(("/batch/update", "/batch/upsert")) for p in writes)
+    assert _crm_contact(sandbox.url, seeded["hand_raiser"]).get("leadflow_stage") is None
+
+    inbox.wait()
+    text = inbox.slack[0]["text"]
+    assert "quality gate failed: crm_outgoing_contacts" in text
+    assert f"Run: {dag_run.run_id}" in text
+    assert "Rows: 4" in text  # 2 duplicate ids, 1 score out of range, 1 contact MQL and SQL
+    assert "no contact both MQL and SQL" in text and "reason code: 1 bad rows" in text
+    assert "leadflow_score" in text
+    assert f"leadflow.quality_results where run_id = '{dag_run.run_id}'" in text
+    subject, body = inbox.emails[0]
+    assert "crm_outgoing_contacts" in subject and "Rows: 4" in body
+    with connect(connections) as conn:
+        kinds = conn.execute(
+            "select kind from leadflow.alerts where run_id = %s", (dag_run.run_id,)
+        ).fetchall()
+        kept = conn.execute("select count(*) from marts.crm_outgoing_contacts").fetchone()[0]
+        pushed = conn.execute("select count(*) from leadflow.push_state").fetchone()[0]
+    assert kinds == [("gate_failed",)]  # the run-failed alert does not repeat it
+    assert kept == len(seeded) + 1 and pushed == 0

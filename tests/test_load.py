@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+
 from leadflow.db import ensure_schema, open_connection
 from leadflow.load import load_events, load_objects, replace_associations
 

@@ -1,34 +1,256 @@
-"""`leadflow` command line: the demo, the sandbox, and one-off runs for operators."""
+"""`leadflow`: the operator's command line.
+
+`demo` runs on embedded defaults; `run`, `backfill`, `plan`, `report` and `doctor` use the
+configured Airflow connections (leadflow_postgres, hubspot_default), i.e. a real deployment.
+
+Exit codes scripts can rely on: 0 ok; 1 the pipeline or a check failed; 2 usage or
+configuration error (bad arguments, a missing connection, a rejected token, an unreachable
+server). Expected failures print one clear message on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 import time
 import warnings
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TextIO
 
+from leadflow.config import ConfigError, HubSpotSettings, PostgresSettings
+from leadflow.hubspot import HubSpotAuthError, HubSpotError, HubSpotUnreachable
 from leadflow.local import REPO_ROOT
 
 STATE_DIR = Path(os.environ.get("LEADFLOW_STATE_DIR", REPO_ROOT / ".leadflow"))
 SANDBOX_TOKEN = "sandbox-token"
+HOUR = timedelta(hours=1)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STAGE_ORDER = [
+    "suspect",
+    "lead",
+    "mql",
+    "sal",
+    "sql",
+    "opportunity",
+    "customer",
+    "nurture",
+    "disqualified",
+]
+
+
+class UsageError(Exception):
+    """Bad arguments the parser cannot catch itself (e.g. an interval not on the hour)."""
 
 
 def _current_hour() -> datetime:
     return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def _err(message: str) -> None:
+    print(f"leadflow: error: {message}", file=sys.stderr)
+
+
+# -- Airflow in this process --------------------------------------------------------------------
+
+
+def _airflow_env(verbose: bool) -> Path:
+    """Point Airflow at AIRFLOW_HOME (or .leadflow/airflow) before anything imports it."""
+    from leadflow.local import airflow_env
+
+    if "AIRFLOW_HOME" not in os.environ:
+        os.environ.update(airflow_env(STATE_DIR / "airflow"))
+    else:
+        home = Path(os.environ["AIRFLOW_HOME"])
+        os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+        if not (home / "airflow.cfg").exists():
+            os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
+    if not verbose:
+        # Task errors are caught by the progress listener and summarised; Airflow's own
+        # tracebacks of expected failures (a failed gate) are noise here. --verbose shows all.
+        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "CRITICAL"
+        warnings.filterwarnings("ignore")
+    return Path(os.environ["AIRFLOW_HOME"])
+
+
+def _airflow_ready(verbose: bool) -> None:
+    """Airflow env plus a metadata database (created once for the local SQLite home)."""
+    from leadflow.local import prepare_airflow
+
+    prepare_airflow(_airflow_env(verbose))
+
+
+def _expected_tasks() -> int:
+    """Tasks a successful run executes (mapped extract counted per stream)."""
+    from leadflow.local import load_lead_sync
+
+    total = 0
+    for task in load_lead_sync().tasks:
+        if task.task_id == "record_failure":
+            continue
+        # A decorated mapped task keeps its literal expand() arguments here.
+        expand = getattr(task, "op_kwargs_expand_input", None) or getattr(
+            task, "expand_input", None
+        )
+        values = getattr(expand, "value", None)
+        if isinstance(values, dict) and values:
+            total += len(next(iter(values.values())))
+        else:
+            total += 1
+    return total
+
+
+class TaskProgress:
+    """An Airflow task-instance listener drawing one progress bar per DAG run.
+
+    dag.test runs every task in this process, so the listener sees each task start and end:
+    a bar on a terminal, one line per finished task otherwise (logs, CI, scripts).
+    """
+
+    def __init__(self, label: str, total: int, out: TextIO | None = None) -> None:
+        self.label = label
+        self.total = total
+        self.out = out or sys.stderr
+        self.done = 0
+        self.failed: list[str] = []
+        self.errors: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.bar: Any = None
+        if self.out.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=label, unit="task", file=self.out, leave=True)
+
+    @staticmethod
+    def _name(ti: Any) -> str:
+        stream = (getattr(getattr(ti, "task", None), "op_kwargs", None) or {}).get("stream")
+        index = getattr(ti, "map_index", -1)
+        if stream:
+            return f"{ti.task_id}[{stream}]"
+        return f"{ti.task_id}[{index}]" if index is not None and index >= 0 else ti.task_id
+
+    def _running(self, ti: Any) -> None:
+        name = self._name(ti)
+        self.started[name] = time.monotonic()
+        if self.bar is not None:
+            self.bar.set_postfix_str(name)
+
+    def _finished(self, ti: Any, outcome: str) -> None:
+        if ti.task_id == "record_failure":
+            return
+        name = self._name(ti)
+        took = time.monotonic() - self.started.get(name, time.monotonic())
+        if outcome == "ok":
+            self.done += 1
+            self.total = max(self.total, self.done)
+        else:
+            self.failed.append(name)
+        if self.bar is not None:
+            if outcome == "ok":
+                self.bar.update(1)
+            self.bar.set_postfix_str(f"{name} {outcome}")
+        else:
+            print(
+                f"  {self.label} [{self.done}/{self.total}] {name} {outcome} ({took:.1f} s)",
+                file=self.out,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    # pluggy hook implementations (project "airflow"); names must match Airflow's hookspecs.
+    def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
+        self._running(task_instance)
+
+    def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:
+        self._finished(task_instance, "ok")
+
+    def on_task_instance_failed(
+        self, previous_state: Any, task_instance: Any, error: Any = None
+    ) -> None:
+        retrying = str(getattr(task_instance, "state", "")).endswith("up_for_retry")
+        if error is not None and task_instance.task_id != "record_failure":
+            self.errors[self._name(task_instance)] = _short_error(error)
+        self._finished(task_instance, "failed, will retry" if retrying else "failed")
+
+
+def _short_error(error: Any) -> str:
+    """The gist of a task's exception: a quality gate's first line (its details are printed
+    from leadflow.quality_results), otherwise up to 8 lines (dbt lists its failures there)."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    keep = 1 if type(error).__name__ == "QualityGateFailed" else 8
+    return "\n".join(lines[:keep])
+
+
+def _mark_hookimpls() -> None:
+    import pluggy
+
+    hookimpl = pluggy.HookimplMarker("airflow")
+    for name in ("on_task_instance_running", "on_task_instance_success", "on_task_instance_failed"):
+        hookimpl(getattr(TaskProgress, name))
+
+
+_mark_hookimpls()
+
+
+def _run_once(
+    logical_date: datetime, dry_run: bool, total: int, force_push: bool = False
+) -> tuple[Any, TaskProgress]:
+    """One DAG run for the interval ending at `logical_date`, with a progress listener."""
+    from leadflow.local import run_lead_sync
+
+    start = logical_date - HOUR
+    label = f"{start:%Y-%m-%d %H:%M}→{logical_date:%H:%M}"
+    progress = TaskProgress(label, total)
+    try:
+        conf = {"force_push": True} if force_push else None
+        run = run_lead_sync(logical_date, dry_run=dry_run, listener=progress, conf=conf)
+        return run, progress
+    finally:
+        progress.close()
+
+
+def _succeeded(dag_run: Any) -> bool:
+    return str(dag_run.state) in ("success", "DagRunState.SUCCESS")
+
+
+# -- connections ---------------------------------------------------------------------------------
+
+
+def _connections(check_hubspot: bool = True) -> tuple[PostgresSettings, HubSpotSettings | None]:
+    """Read both connections and prove they work before anything long starts.
+
+    Raises ConfigError / HubSpotAuthError / HubSpotUnreachable (exit 2) with what to fix, so a
+    typo fails in seconds instead of after the DAG's retries.
+    """
+    from leadflow.config import hubspot_settings, postgres_settings
+    from leadflow.db import open_connection
+
+    pg = postgres_settings()
+    open_connection(pg).close()
+    if not check_hubspot:
+        return pg, None
+    hs = hubspot_settings()
+    from leadflow.hubspot import HubSpotClient
+
+    quick = dataclasses.replace(hs, max_attempts=2, timeout_s=min(hs.timeout_s, 10.0))
+    with HubSpotClient(quick) as client:
+        client.properties("contacts")
+    return pg, hs
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Embedded Postgres + seeded sandbox + one lead_sync run through Airflow, then a summary."""
-    from leadflow.local import (
-        airflow_env,
-        connection_env,
-        prepare_airflow,
-        run_lead_sync,
-        start_embedded_postgres,
-    )
+    from leadflow.local import connection_env, start_embedded_postgres
     from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
 
     began = time.monotonic()
@@ -43,73 +265,219 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = SandboxConfig(token=SANDBOX_TOKEN, rate_limit_per_10s=190, search_rate_per_s=5)
     server = SandboxServer(portal, config, port=0).start()
     print(f"  hubspot    sandbox at {server.url} (190 requests / 10 s)")
-    os.environ.update(airflow_env(STATE_DIR / "airflow"))
+    os.environ.pop("AIRFLOW_HOME", None)  # the demo always uses its own Airflow home
     os.environ.update(
         connection_env(
             pg, server.url, SANDBOX_TOKEN, {"rate_limit_per_10s": 190, "search_rate_per_s": 5}
         )
     )
-    if not args.verbose:
-        os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
-        warnings.filterwarnings("ignore")
-    prepare_airflow(STATE_DIR / "airflow")
-    print("  airflow    running lead_sync once (dag.test) ...")
+    _airflow_ready(args.verbose)
+    print("  airflow    running lead_sync once (dag.test) ...", flush=True)
     try:
-        dag_run = run_lead_sync(logical_date)
+        dag_run, progress = _run_once(logical_date, False, _expected_tasks())
     finally:
         server.stop()
-    print(_summary(pg, dag_run, time.monotonic() - began))
-    return 0 if str(dag_run.state) in ("success", "DagRunState.SUCCESS") else 1
+    print(_summary(pg, dag_run, time.monotonic() - began, progress.errors))
+    if args.report:
+        from leadflow.report import write_report
+
+        print(f"report: {write_report(pg, Path(args.report))}")
+    return EXIT_OK if _succeeded(dag_run) else EXIT_FAILED
 
 
-def _summary(pg: object, dag_run: object, elapsed: float) -> str:
+def _summary(
+    pg: PostgresSettings, dag_run: Any, elapsed: float, errors: dict[str, str] | None = None
+) -> str:
+    """What a person wants after a run: stages, counts, gates, and on failure why + what next."""
     from leadflow.db import connect
 
-    with connect(pg) as conn:  # type: ignore[arg-type]
+    with connect(pg) as conn:
         run = conn.execute(
-            "select status, stats from leadflow.runs where run_id = %s",
-            (dag_run.run_id,),  # type: ignore[attr-defined]
+            "select status, stats, error from leadflow.runs where run_id = %s",
+            (dag_run.run_id,),
         ).fetchone()
         checks = conn.execute(
-            "select suite, success, evaluated, failed from leadflow.quality_results"
+            "select suite, success, evaluated, failed, details from leadflow.quality_results"
             " where run_id = %s order by suite",
-            (dag_run.run_id,),  # type: ignore[attr-defined]
+            (dag_run.run_id,),
         ).fetchall()
         quarantined = conn.execute("select count(*) from leadflow.quarantine").fetchone()[0]
-    status, stats = run if run else ("unknown", {})
-    lines = ["", f"lead_sync run {dag_run.run_id}: {status} in {elapsed:.0f} s"]  # type: ignore[attr-defined]
+    status, stats, error = run if run else ("unknown", {}, None)
+    lines = ["", f"lead_sync run {dag_run.run_id}: {status} in {elapsed:.0f} s"]
     stages = stats.get("stages", {})
-    order = [
-        "suspect",
-        "lead",
-        "mql",
-        "sal",
-        "sql",
-        "opportunity",
-        "customer",
-        "nurture",
-        "disqualified",
-    ]
-    lines.append("leads per stage:")
-    for stage in order:
-        if stage in stages:
-            lines.append(f"  {stage:<13}{stages[stage]:>7}")
+    if stages:
+        lines.append("leads per stage:")
+        for stage in STAGE_ORDER:
+            if stage in stages:
+                lines.append(f"  {stage:<13}{stages[stage]:>7}")
     extract = stats.get("extract") or []
     loaded = ", ".join(f"{e['stream']} {e['received']}" for e in extract)
     if loaded:
         lines.append(f"extracted: {loaded}; quarantined {quarantined}")
     push = stats.get("push") or {}
-    if push:
+    if push.get("dry_run"):
+        lines.append(f"dry run: {push.get('would_update', 0)} contacts would be updated")
+    elif push:
         lines.append(
             f"pushed to CRM: {push.get('pushed', 0)} contacts ({push.get('sql_pushed', 0)} SQLs),"
             f" {push.get('failed', 0)} rejected"
         )
-    passed = sum(1 for c in checks if c[1])
-    lines.append(
-        f"quality checks: {passed}/{len(checks)} suites passed, "
-        f"{sum(c[2] - c[3] for c in checks)}/{sum(c[2] for c in checks)} expectations met"
-    )
+    if checks:
+        passed = sum(1 for c in checks if c[1])
+        lines.append(
+            f"quality checks: {passed}/{len(checks)} suites passed, "
+            f"{sum(c[2] - c[3] for c in checks)}/{sum(c[2] for c in checks)} expectations met"
+        )
+    for suite, ok, _, failed, details in checks:
+        if not ok:
+            lines.append(f"  ✗ {suite}: {failed} expectation(s) failed")
+            for d in details or []:
+                lines.append(
+                    f"      {d.get('expectation')} on {d.get('column') or 'table'}:"
+                    f" {d.get('unexpected_count', '?')} bad rows, e.g. {d.get('examples')}"
+                )
+    for task, message in (errors or {}).items():
+        lines.append(f"  {task}: " + message.replace("\n", "\n    "))
+    if status != "success":
+        lines.append(f"error: {error or 'see the Airflow task logs (--verbose)'}")
+        lines.append("what next: docs/runbook.md, 'Read an alert and recover'")
     return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """One lead_sync run now, for the hour that just ended, through Airflow."""
+    _airflow_env(args.verbose)
+    pg, _ = _connections()
+    _airflow_ready(args.verbose)
+    logical_date = _current_hour()
+    total = _expected_tasks()
+    print(
+        f"lead_sync for {logical_date - HOUR:%Y-%m-%d %H:%M} → {logical_date:%H:%M} UTC", flush=True
+    )
+    began = time.monotonic()
+    dag_run, progress = _run_once(logical_date, args.dry_run, total, args.force_push)
+    print(_summary(pg, dag_run, time.monotonic() - began, progress.errors))
+    return EXIT_OK if _succeeded(dag_run) else EXIT_FAILED
+
+
+def parse_hour(value: str) -> datetime:
+    """An ISO date or datetime on the hour; naive means UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not an ISO date/time (e.g. 2026-11-23 or 2026-11-23T10:00)"
+        ) from exc
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.minute or moment.second or moment.microsecond:
+        raise argparse.ArgumentTypeError(f"'{value}' is not on the hour (runs are hourly)")
+    return moment
+
+
+def hourly_intervals(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Every hourly interval in [start, end), oldest first."""
+    if end <= start:
+        raise UsageError(f"--end ({end:%Y-%m-%d %H:%M}) must be after --start")
+    count = int((end - start) / HOUR)
+    return [(start + i * HOUR, start + (i + 1) * HOUR) for i in range(count)]
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Each hourly interval in [start, end) in order; stops at the first failed interval."""
+    intervals = hourly_intervals(args.start, args.end)
+    if len(intervals) > args.max_intervals:
+        raise UsageError(
+            f"{len(intervals)} intervals requested, more than --max-intervals "
+            f"{args.max_intervals}; raise it if you mean it (each run takes ~20-60 s)"
+        )
+    _airflow_env(args.verbose)
+    pg, _ = _connections()
+    _airflow_ready(args.verbose)
+    total = _expected_tasks()
+    print(
+        f"backfill: {len(intervals)} hourly interval(s) from {args.start:%Y-%m-%d %H:%M} UTC",
+        flush=True,
+    )
+    for i, (start, end) in enumerate(intervals, 1):
+        began = time.monotonic()
+        dag_run, progress = _run_once(end, args.dry_run, total, args.force_push)
+        took = time.monotonic() - began
+        if not _succeeded(dag_run):
+            print(_summary(pg, dag_run, took, progress.errors))
+            print(
+                f"backfill stopped at interval {i}/{len(intervals)} ({start:%Y-%m-%d %H:%M} UTC)."
+                f" Fix the cause, then resume with: leadflow backfill --start "
+                f"{start:%Y-%m-%dT%H:%M} --end {args.end:%Y-%m-%dT%H:%M}"
+            )
+            return EXIT_FAILED
+        print(
+            f"  ✓ {start:%Y-%m-%d %H:%M} → {end:%H:%M}  {dag_run.run_id}  {took:.0f} s", flush=True
+        )
+    print(f"backfill done: {len(intervals)} interval(s) succeeded")
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """The push as a dry run: which contacts would change in the CRM, and why. Sends nothing."""
+    import psycopg
+
+    from leadflow import push
+
+    _airflow_env(verbose=False)
+    pg, hs = _connections()
+    assert hs is not None
+    try:
+        plans = push.plan(pg, hs)
+    except psycopg.errors.UndefinedTable:
+        _err("the outgoing list (marts.crm_outgoing_contacts) is not built yet: `leadflow run`")
+        return EXIT_FAILED
+    if args.json:
+        rows = [
+            {
+                "contact_id": p.contact_id,
+                "action": p.action,
+                "before": p.before,
+                "after": p.after,
+                "payload": p.payload,
+            }
+            for p in plans[: args.limit or None]
+        ]
+        print(json.dumps(rows, indent=2, default=str))
+    elif hasattr(push, "format_plan"):
+        print(push.format_plan(plans, limit=args.limit or None))
+    else:
+        for p in plans[: args.limit or None]:
+            print(f"{p.action:<6} contact {p.contact_id}: {json.dumps(p.payload)}")
+        print(f"{len(plans)} changed contacts; nothing was sent")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the funnel report (one self-contained HTML file) from the warehouse."""
+    from leadflow.report import write_report
+
+    _airflow_env(verbose=False)
+    pg, _ = _connections(check_hubspot=False)
+    path = write_report(pg, Path(args.output), last_runs=args.runs)
+    print(f"report written to {path.resolve()} ({path.stat().st_size // 1024} KB)")
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check every connection and prerequisite; say exactly what to fix."""
+    from leadflow.doctor import run_checks
+
+    _airflow_ready(verbose=False)
+    results = run_checks(skip_dbt=args.skip_dbt)
+    for check in results:
+        print(check.line())
+    counts = {s: sum(1 for c in results if c.status == s) for s in ("ok", "warn", "fail", "skip")}
+    failed = counts["fail"]
+    print(
+        f"\n{counts['ok']} ok, {counts['warn']} notes, {counts['skip']} not checked, "
+        f"{failed} failed" + (": fix the ✗ line(s) above" if failed else "")
+    )
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -127,20 +495,91 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         batch_failure_rate=args.batch_failure_rate,
     )
-    return 0
+    return EXIT_OK
+
+
+# -- parser --------------------------------------------------------------------------------------
+
+
+def _command(
+    sub: Any, name: str, func: Callable[[argparse.Namespace], int], summary: str, epilog: str = ""
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        name,
+        help=summary,
+        description=f"{summary}\n\n{(func.__doc__ or '').strip()}",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=func)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="leadflow", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="leadflow",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="run the whole pipeline once on embedded defaults")
-    demo.add_argument("--contacts", type=int, default=5000)
-    demo.add_argument("--seed", type=int, default=42)
+    demo = _command(sub, "demo", cmd_demo, "run the whole pipeline once on embedded defaults")
+    demo.add_argument("--contacts", type=int, default=5000, help="synthetic contacts to seed")
+    demo.add_argument("--seed", type=int, default=42, help="seed of the synthetic portal")
+    demo.add_argument("--report", metavar="PATH", help="also write the funnel report there")
     demo.add_argument("--verbose", action="store_true", help="show Airflow task logs")
-    demo.set_defaults(func=cmd_demo)
 
-    sandbox = sub.add_parser("sandbox", help="serve the HubSpot-compatible sandbox")
+    run = _command(
+        sub,
+        "run",
+        cmd_run,
+        "run lead_sync once now, for the hour that just ended",
+        "example: leadflow run --dry-run   # everything but the push; the plan is logged",
+    )
+    run.add_argument("--dry-run", action="store_true", help="plan the push, send nothing")
+    run.add_argument(
+        "--force-push",
+        action="store_true",
+        help="push even if the volume circuit breaker trips (after you checked the numbers)",
+    )
+    run.add_argument("--verbose", action="store_true", help="show Airflow task logs")
+
+    backfill = _command(
+        sub,
+        "backfill",
+        cmd_backfill,
+        "run lead_sync for each hourly interval in [start, end), oldest first",
+        "example: leadflow backfill --start 2026-11-20T00:00 --end 2026-11-21T00:00\n"
+        "Times are UTC unless they carry an offset. Re-running an interval is safe: every task"
+        " is idempotent on its interval and the push sends only what changed.",
+    )
+    backfill.add_argument("--start", type=parse_hour, required=True, help="first interval start")
+    backfill.add_argument("--end", type=parse_hour, required=True, help="last interval end")
+    backfill.add_argument("--dry-run", action="store_true", help="plan the push, send nothing")
+    backfill.add_argument(
+        "--force-push", action="store_true", help="override the volume circuit breaker"
+    )
+    backfill.add_argument(
+        "--max-intervals", type=int, default=168, help="refuse longer ranges (default one week)"
+    )
+    backfill.add_argument("--verbose", action="store_true", help="show Airflow task logs")
+
+    plan = _command(sub, "plan", cmd_plan, "show what the next push would send (dry run)")
+    plan.add_argument("--limit", type=int, default=50, help="contacts to list (0 = all)")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+
+    report = _command(sub, "report", cmd_report, "write the funnel report as one HTML file")
+    report.add_argument(
+        "-o", "--output", default="leadflow-report.html", help="where to write the page"
+    )
+    report.add_argument("--runs", type=int, default=24, help="recent runs to show")
+
+    doctor = _command(
+        sub, "doctor", cmd_doctor, "check connections, scopes, properties, dbt and GX suites"
+    )
+    doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse` (~5 s)")
+
+    sandbox = _command(sub, "sandbox", cmd_sandbox, "serve the HubSpot-compatible sandbox")
     sandbox.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--seed", type=int, default=42)
@@ -149,13 +588,25 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--error-rate", type=float, default=0.0, help="fraction of 5xx answers")
     sandbox.add_argument("--latency-ms", type=int, default=0)
     sandbox.add_argument("--batch-failure-rate", type=float, default=0.0)
-    sandbox.set_defaults(func=cmd_sandbox)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except (ConfigError, HubSpotAuthError, HubSpotUnreachable) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except HubSpotError as exc:
+        _err(f"HubSpot: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
 
 
 if __name__ == "__main__":

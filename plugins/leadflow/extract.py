@@ -3,24 +3,49 @@
 Each stream reads the window [min(cursor, interval start) - lookback, interval end): a re-run or
 a backfill of any past interval re-reads exactly that interval, and the small lookback absorbs
 HubSpot's search-index lag. Batches are committed as they arrive (upserts make repeats
-harmless); the cursor moves only after the whole window has been loaded.
+harmless, so a killed run re-done gives the same tables); the cursor moves only after the whole
+window has been loaded and committed.
+
+What a CRM stream reads for its window:
+- live objects modified in it: the search API keyed on (hs_lastmodifieddate, hs_object_id); a
+  first full load instead pages the list API (100 per page, no 10,000 cap, not under the
+  search API's 4-5 requests/s limit) when the property list fits in a URL;
+- objects archived in it (`archived=true`, by `archivedAt`): marked archived in raw, their
+  last source JSON kept; contacts merged away are retired through the survivor's
+  `hs_merged_object_ids` (raw.hubspot_contact_merges);
+- the associations of every changed object, replaced in both directions.
+Properties come from the Properties API on every run, so a new CRM property lands in `raw` with
+no code change. Pages are fetched in a background thread while the previous batch is loaded,
+and every client on one token shares one request budget.
+
+Why by hand and not dlt: see docs/adr/0001-extract-by-hand-or-dlt.md.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 import psycopg
 
 from leadflow.config import HubSpotSettings, PostgresSettings
 from leadflow.db import connect, open_connection
-from leadflow.hubspot import HubSpotClient
-from leadflow.load import LoadStats, load_events, load_objects, replace_associations
+from leadflow.hubspot import HubSpotClient, parse_ts
+from leadflow.load import (
+    LoadStats,
+    load_events,
+    load_objects,
+    merged_ids,
+    record_merges,
+    replace_associations,
+    retire_objects,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +54,76 @@ STREAMS = (*CRM_STREAMS, "owners", "events")
 BATCH_ROWS = 5000
 LOOKBACK = timedelta(minutes=10)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# Longest comma-joined property list sent in a GET query string; longer lists make HubSpot
+# answer 414, so such portals do their first load through search (POST body) instead.
+MAX_URL_PROPERTIES = 2000
+PREFETCH_BATCHES = 2
 
 # Associations each CRM stream refreshes for its changed objects.
 ASSOCIATIONS = {"contacts": ("companies",), "deals": ("contacts", "companies")}
+# Properties every stream needs whatever the Properties API says.
+REQUIRED_PROPERTIES = {
+    "contacts": ("hs_lastmodifieddate", "hs_object_id", "hs_merged_object_ids"),
+    "companies": ("hs_lastmodifieddate", "hs_object_id"),
+    "deals": ("hs_lastmodifieddate", "hs_object_id"),
+}
 
 
-def _batches(items: Iterable[Any], size: int = BATCH_ROWS) -> Iterator[list[Any]]:
+@dataclass
+class Tagged:
+    """A record and how it was read: live (upsert) or archived (retire)."""
+
+    record: Any
+    archived: bool = False
+
+
+def _batches(items: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
     iterator = iter(items)
-    while batch := list(islice(iterator, size)):
+    while batch := list(islice(iterator, size or BATCH_ROWS)):
         yield batch
+
+
+def _prefetched(batches: Iterator[list[Any]], depth: int = PREFETCH_BATCHES) -> Iterator[list]:
+    """Fetch the next batches in a thread while the caller loads the current one.
+
+    HTTP waits and Postgres waits overlap instead of adding up; an error in the fetcher is
+    re-raised in the caller, and a caller that stops early stops the fetcher.
+    """
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            for batch in batches:
+                if not offer(("batch", batch)):
+                    return
+            offer(("done", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            offer(("error", exc))
+
+    worker = threading.Thread(target=fetch, name="hubspot-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "batch":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        worker.join(timeout=30)
 
 
 def read_cursor(conn: psycopg.Connection, stream: str) -> datetime | None:
@@ -70,14 +156,12 @@ def extract_stream(
         cursor = read_cursor(conn, stream)
     start, end = window_for(cursor, interval_start, interval_end)
     stats = LoadStats()
+    counts = {"archived": 0, "merged": 0}
     with HubSpotClient(hs) as client, open_connection(pg) as conn:
-        for batch in _batches(_records(client, stream, start, end)):
+        records, mode = _records(client, stream, start, end, full=cursor is None)
+        for batch in _prefetched(_batches(records)):
             with conn.transaction():
-                if stream == "events":
-                    stats.add(load_events(conn, batch, load_id))
-                else:
-                    stats.add(load_objects(conn, stream, batch, load_id))
-                    _refresh_associations(conn, client, stream, batch, load_id)
+                _load_batch(conn, client, stream, batch, load_id, stats, counts)
         with conn.transaction():
             conn.execute(
                 """
@@ -88,38 +172,125 @@ def extract_stream(
                 """,
                 (stream, interval_end),
             )
-        requests = client.requests_sent
+        network = {
+            "requests": client.requests_sent,
+            "throttled": client.throttled,
+            "retried": client.retried,
+        }
     result = {
         "stream": stream,
         **asdict(stats),
-        "requests": requests,
+        **counts,
+        **network,
+        "mode": mode,
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
     }
+    if stats.quarantined:
+        log.warning(
+            "%s: %d record(s) could not be loaded and are in leadflow.quarantine (load %s)",
+            stream,
+            stats.quarantined,
+            load_id,
+        )
     log.info("extracted %s", result)
     return result
 
 
-def _records(
-    client: HubSpotClient, stream: str, start: datetime, end: datetime
-) -> Iterator[dict[str, Any]]:
+def _load_batch(
+    conn: psycopg.Connection,
+    client: HubSpotClient,
+    stream: str,
+    batch: list[Any],
+    load_id: str,
+    stats: LoadStats,
+    counts: dict[str, int],
+) -> None:
+    """One transaction: objects, retirements, merges and associations of one batch."""
     if stream == "events":
-        return client.events(start, end)
+        stats.add(load_events(conn, batch, load_id))
+        return
+    live = [t.record for t in batch if not t.archived]
+    gone = [t.record for t in batch if t.archived]
+    stats.add(load_objects(conn, stream, live, load_id))
+    if gone:
+        retired = retire_objects(conn, stream, gone, load_id)
+        stats.add(retired)
+        counts["archived"] += retired.received - retired.quarantined
+    if stream == "contacts":
+        counts["merged"] += record_merges(
+            conn, (pair for r in live for pair in merged_ids(r)), load_id
+        )
+    if stream in ASSOCIATIONS:
+        _refresh_associations(conn, client, stream, live, _ids(gone), load_id)
+
+
+def _records(
+    client: HubSpotClient, stream: str, start: datetime, end: datetime, full: bool
+) -> tuple[Iterator[Any], str]:
+    if stream == "events":
+        return client.events(start, end), "events"
     if stream == "owners":
         # Owners are few and have no search endpoint: read them all every run.
-        return client.owners()
-    properties = [p["name"] for p in client.properties(stream)]
-    return client.search_modified(stream, properties, start, end)
+        owners = chain(client.owners(), client.owners(archived=True))
+        return (Tagged(o) for o in owners), "list"
+    discovered = [p["name"] for p in client.properties(stream)]
+    props = sorted({*discovered, *REQUIRED_PROPERTIES[stream]})
+    fits_url = len(",".join(props)) <= MAX_URL_PROPERTIES
+    if full and fits_url:
+        live = (r for r in client.list_objects(stream, props) if start <= _modified(r) < end)
+        mode = "list"
+    else:
+        live = client.search_modified(stream, props, start, end)
+        mode = "search"
+    archived_props = props if fits_url else list(REQUIRED_PROPERTIES[stream])
+    archived = (
+        r
+        for r in client.list_objects(stream, archived_props, archived=True)
+        if start <= _archived_at(r) < end
+    )
+    return chain((Tagged(r) for r in live), (Tagged(r, True) for r in archived)), mode
+
+
+def _modified(record: dict[str, Any]) -> datetime:
+    """When a record last changed; unparseable ones sort into every window (quarantine)."""
+    if not isinstance(record, dict):
+        return EPOCH
+    props = record.get("properties")
+    value = (props if isinstance(props, dict) else {}).get("hs_lastmodifieddate")
+    try:
+        return parse_ts(str(value or record.get("updatedAt")))
+    except ValueError:
+        return EPOCH
+
+
+def _archived_at(record: dict[str, Any]) -> datetime:
+    if not isinstance(record, dict):
+        return EPOCH
+    try:
+        return parse_ts(str(record.get("archivedAt") or record.get("updatedAt")))
+    except ValueError:
+        return EPOCH
+
+
+def _ids(records: Iterable[Any]) -> list[int]:
+    return sorted(
+        {int(r["id"]) for r in records if isinstance(r, dict) and str(r.get("id", "")).isdigit()}
+    )
 
 
 def _refresh_associations(
     conn: psycopg.Connection,
     client: HubSpotClient,
     stream: str,
-    batch: list[dict[str, Any]],
+    live: list[Any],
+    archived_ids: list[int],
     load_id: str,
 ) -> None:
-    ids = sorted({int(r["id"]) for r in batch if str(r.get("id", "")).isdigit()})
-    for to_type in ASSOCIATIONS.get(stream, ()):
-        links = client.associations(stream, to_type, ids)
+    """Replace the links of changed objects; archived objects keep none."""
+    ids = _ids(live)
+    for to_type in ASSOCIATIONS[stream]:
+        links = client.associations(stream, to_type, ids) if ids else iter(())
         replace_associations(conn, stream, to_type, ids, links, load_id)
+        if archived_ids:
+            replace_associations(conn, stream, to_type, archived_ids, (), load_id)

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,18 +47,29 @@ class HubSpotUnreachable(HubSpotError):
     """No HTTP answer at all: wrong URL, DNS, network or the CRM is down."""
 
 
+# Our windows run a little longer than HubSpot's, so clock skew and network jitter between our
+# send time and HubSpot's receive time cannot push request 191 into the window of request 1.
+WINDOW_S = 10.1
+SEARCH_WINDOW_S = 1.05
+
+
 class RateBudget:
     """Sliding-window limiter: at most `per_10s` requests per 10 s, `search_per_s` searches per s.
 
-    One budget is shared by every client using the same token and base URL, because HubSpot
-    counts per token, not per connection.
+    One budget is shared by every client in the process using the same token and base URL,
+    because HubSpot counts per token, not per connection. Other processes spending the same token
+    (parallel Airflow tasks) are seen through HubSpot's `X-HubSpot-RateLimit-*` headers
+    (`observe`), and a 429 pauses every thread of the budget, not only the one that got it.
     """
 
     def __init__(self, per_10s: int, search_per_s: int) -> None:
+        self.configured = (per_10s, search_per_s)
         self.per_10s = per_10s
         self.search_per_s = search_per_s
         self._all: deque[float] = deque()
         self._search: deque[float] = deque()
+        self._paused_until = 0.0
+        self._search_paused_until = 0.0
         self._lock = threading.Lock()
 
     def acquire(self, search: bool = False) -> None:
@@ -73,16 +84,47 @@ class RateBudget:
                     return
             time.sleep(wait)
 
-    def _wait_time(self, now: float, search: bool) -> float:
-        while self._all and now - self._all[0] >= 10.0:
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Count requests HubSpot saw that this process did not send (another task's)."""
+        try:
+            maximum = int(headers["X-HubSpot-RateLimit-Max"])
+            remaining = int(headers["X-HubSpot-RateLimit-Remaining"])
+        except (KeyError, ValueError):
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._trim(now)
+            self.per_10s = min(self.per_10s, maximum)  # the token's real tier, if lower
+            unseen = (maximum - remaining) - len(self._all)
+            # Entries stamped `now` keep the deque sorted and expire no earlier than the real
+            # ones would: conservative, never over the limit.
+            self._all.extend([now] * max(0, unseen))
+
+    def pause(self, seconds: float, search: bool = False) -> None:
+        """HubSpot said 429: nobody sharing this token sends anything for `seconds`."""
+        with self._lock:
+            until = time.monotonic() + seconds
+            if search:
+                self._search_paused_until = max(self._search_paused_until, until)
+            else:
+                self._paused_until = max(self._paused_until, until)
+
+    def _trim(self, now: float) -> None:
+        while self._all and now - self._all[0] >= WINDOW_S:
             self._all.popleft()
-        while self._search and now - self._search[0] >= 1.0:
+        while self._search and now - self._search[0] >= SEARCH_WINDOW_S:
             self._search.popleft()
-        wait = 0.0
+
+    def _wait_time(self, now: float, search: bool) -> float:
+        self._trim(now)
+        wait = self._paused_until - now
         if len(self._all) >= self.per_10s:
-            wait = self._all[0] + 10.0 - now
-        if search and len(self._search) >= self.search_per_s:
-            wait = max(wait, self._search[0] + 1.0 - now)
+            wait = max(wait, self._all[len(self._all) - self.per_10s] + WINDOW_S - now)
+        if search:
+            wait = max(wait, self._search_paused_until - now)
+            if len(self._search) >= self.search_per_s:
+                index = len(self._search) - self.search_per_s
+                wait = max(wait, self._search[index] + SEARCH_WINDOW_S - now)
         return wait
 
 
@@ -94,7 +136,7 @@ def shared_budget(settings: HubSpotSettings) -> RateBudget:
     key = hashlib.sha256(f"{settings.base_url}|{settings.token}".encode()).hexdigest()
     with _budgets_lock:
         budget = _budgets.get(key)
-        if budget is None or (budget.per_10s, budget.search_per_s) != (
+        if budget is None or budget.configured != (
             settings.rate_limit_per_10s,
             settings.search_rate_per_s,
         ):
@@ -127,6 +169,8 @@ class HubSpotClient:
         self.backoff_s = settings.backoff_s
         self.budget = shared_budget(settings)
         self.requests_sent = 0
+        self.throttled = 0
+        self.retried = 0
         self._http = httpx.Client(
             base_url=settings.base_url,
             headers={"Authorization": f"Bearer {settings.token}", "Accept": "application/json"},
@@ -168,18 +212,24 @@ class HubSpotClient:
                         f"attempts ({type(exc).__name__}: {exc}). Check the host of the Airflow "
                         "connection 'hubspot_default' and the network."
                     ) from exc
+                self.retried += 1
                 self._sleep_backoff(attempt)
                 continue
+            self.budget.observe(response.headers)
             status = response.status_code
             if status == 429:
-                # 429s are the CRM pacing us, not failures: they get a longer leash.
+                # 429s are the CRM pacing us, not failures: they get a longer leash, and the
+                # whole budget (every thread on this token) waits, not only this request.
+                self.throttled += 1
                 if attempt >= self.max_attempts * 4:
                     raise _error_from(response, "HubSpot kept answering 429 (rate limited)")
-                time.sleep(_retry_after(response))
+                secondly = search and _policy(response) == "SECONDLY"
+                self.budget.pause(_retry_after(response), search=secondly)
                 continue
             if status >= 500:
                 if attempt >= self.max_attempts:
                     raise _error_from(response, f"HubSpot answered {status} {attempt} times")
+                self.retried += 1
                 self._sleep_backoff(attempt)
                 continue
             if status in (401, 403):
@@ -199,10 +249,26 @@ class HubSpotClient:
         time.sleep(random.uniform(0, min(30.0, self.backoff_s * 2 ** (attempt - 1))))
 
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = self.request(method, path, **kwargs)
-        if response.status_code == 404:
-            raise _error_from(response, f"Not found: {method} {path}")
-        return response.json() if response.content else {}
+        """The decoded body; a truncated or garbled body (a proxy cut it) is fetched again."""
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self.request(method, path, **kwargs)
+            if response.status_code == 404:
+                raise _error_from(response, f"Not found: {method} {path}")
+            if not response.content:
+                return {}
+            try:
+                return response.json()
+            except ValueError:
+                if attempt >= self.max_attempts:
+                    raise HubSpotError(
+                        f"HubSpot answered {method} {path} with a body that is not JSON "
+                        f"{attempt} times: {response.text[:100]!r}",
+                        response.status_code,
+                    ) from None
+                self.retried += 1
+                self._sleep_backoff(attempt)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -217,8 +283,8 @@ class HubSpotClient:
         }
         yield from self._paged(f"/crm/v3/objects/{object_type}", params)
 
-    def owners(self) -> Iterator[dict[str, Any]]:
-        yield from self._paged("/crm/v3/owners", {"limit": 100})
+    def owners(self, archived: bool = False) -> Iterator[dict[str, Any]]:
+        yield from self._paged("/crm/v3/owners", {"limit": 100, "archived": str(archived).lower()})
 
     def events(
         self, start: datetime, end: datetime, object_type: str = "contact"
@@ -324,6 +390,11 @@ class HubSpotClient:
     def create_property(self, object_type: str, definition: dict[str, Any]) -> None:
         self._json("POST", f"/crm/v3/properties/{object_type}", json=definition)
 
+    def merge(self, object_type: str, primary_id: int, other_id: int) -> dict[str, Any]:
+        """Fold `other_id` into `primary_id` (HubSpot's merge); returns the surviving object."""
+        body = {"primaryObjectId": str(primary_id), "objectIdToMerge": str(other_id)}
+        return self._json("POST", f"/crm/v3/objects/{object_type}/merge", json=body)
+
     def batch_update(self, object_type: str, inputs: list[dict[str, Any]]) -> BatchResult:
         """Update ≤100 objects by id; a 207 splits into per-id successes and errors."""
         if len(inputs) > BATCH_SIZE:
@@ -355,11 +426,21 @@ def _modified_ms(record: dict[str, Any]) -> int:
 
 
 def _retry_after(response: httpx.Response) -> float:
+    """Retry-After (seconds) plus up to 10% jitter, so paused clients do not return in lockstep."""
     header = response.headers.get("Retry-After")
     try:
-        return max(0.1, float(header)) if header else 1.0
+        base = max(0.1, float(header)) if header else 1.0
     except ValueError:
-        return 1.0
+        base = 1.0
+    return base * random.uniform(1.0, 1.1)
+
+
+def _policy(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("policyName", "")) if isinstance(body, dict) else ""
 
 
 def _body_message(response: httpx.Response) -> str:

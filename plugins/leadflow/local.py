@@ -94,9 +94,13 @@ def airflow_env(home: Path) -> dict[str, str]:
 
 
 def prepare_airflow(home: Path) -> None:
-    """Create the Airflow metadata database once per home (SQLite, ~7 s)."""
+    """Create the Airflow metadata database once per home (SQLite, ~7 s).
+
+    A deployment with its own metadata database (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN) migrates
+    it with its own tooling; touching it from here would be a surprise.
+    """
     home.mkdir(parents=True, exist_ok=True)
-    if (home / "airflow.db").exists():
+    if (home / "airflow.db").exists() or os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
         return
     env = {**os.environ, **airflow_env(home)}
     airflow = Path(sys.executable).with_name("airflow")
@@ -109,15 +113,92 @@ def prepare_airflow(home: Path) -> None:
         )
 
 
-def run_lead_sync(logical_date: datetime, dry_run: bool = False) -> Any:
-    """Run the lead_sync DAG once through Airflow (dag.test: real tasks, in this process).
-
-    The caller must have put airflow_env() and connection_env() into os.environ first.
-    """
+def load_lead_sync() -> Any:
+    """The lead_sync DAG object, parsed from this repo's dags/ folder."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "lead_sync.py"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.dags["lead_sync"]
-    return dag.test(logical_date=logical_date, run_conf={"dry_run": dry_run})
+    return bag.dags["lead_sync"]
+
+
+def run_lead_sync(
+    logical_date: datetime,
+    dry_run: bool = False,
+    listener: Any = None,
+    conf: dict[str, Any] | None = None,
+) -> Any:
+    """Run the lead_sync DAG once through Airflow (dag.test: real tasks, in this process).
+
+    The run covers the hourly data interval that ends at `logical_date`. The caller must have
+    put airflow_env() and connection_env() into os.environ first. `listener` is an Airflow
+    task-instance listener (pluggy hookimpls); dag.test runs tasks in this process, so it
+    sees every task start and finish (the CLI's progress bar). `conf` adds DAG params
+    (e.g. force_push).
+    """
+    dag = load_lead_sync()
+    run_conf = {"dry_run": dry_run, **(conf or {})}
+    if listener is None:
+        return dag.test(logical_date=logical_date, run_conf=run_conf)
+    from airflow.sdk.listener import get_listener_manager
+
+    manager = get_listener_manager()
+    manager.add_listener(listener)
+    try:
+        return dag.test(logical_date=logical_date, run_conf=run_conf)
+    finally:
+        manager.pm.unregister(listener)
+
+
+def stack_env(
+    pg: PostgresSettings, airflow_db: str, home: Path, hubspot_url: str, token: str
+) -> dict[str, str]:
+    """Env for the full stack without Docker: the same settings docker-compose.yml gives
+    its Airflow services, pointed at an embedded Postgres and a local sandbox."""
+    from sqlalchemy.engine import URL
+
+    def metadata(driver: str) -> str:
+        return URL.create(
+            driver,
+            username=pg.user,
+            database=airflow_db,
+            query={"host": pg.host, "port": str(pg.port)},
+        ).render_as_string(hide_password=False)
+
+    return {
+        **airflow_env(home),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata("postgresql+psycopg2"),
+        # Airflow 3's async engine: psycopg 3 (installed) instead of asyncpg (not installed).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata("postgresql+psycopg"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:8080/execution/",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "local-stack-only",
+        **connection_env(pg, hubspot_url, token, {"rate_limit_per_10s": 190}),
+    }
+
+
+def _stack(state_dir: Path) -> None:
+    """`python -m leadflow.local stack`: start the embedded Postgres (warehouse + Airflow
+    metadata databases) and write `stack.env` for the Makefile's Airflow targets."""
+    import shlex
+
+    pg = start_embedded_postgres(state_dir / "stack-pgdata", dbname="leadflow")
+    start_embedded_postgres(state_dir / "stack-pgdata", dbname="airflow")
+    env = stack_env(
+        pg,
+        "airflow",
+        state_dir / "stack-airflow",
+        os.environ.get("LEADFLOW_SANDBOX_URL", "http://127.0.0.1:8765"),
+        os.environ.get("HUBSPOT_SANDBOX_TOKEN", "sandbox-token"),
+    )
+    path = state_dir / "stack.env"
+    path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
+    print(f"postgres running on socket {pg.host} (databases leadflow, airflow); env in {path}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["stack"]:
+        sys.exit("usage: python -m leadflow.local stack")
+    _stack(Path(os.environ.get("LEADFLOW_STATE_DIR", REPO_ROOT / ".leadflow")))

@@ -6,15 +6,19 @@ and returns only counts (XCom is not masked in logs: no tokens, no PII).
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from leadflow import push, quality, runs
+from leadflow import alerts, push, quality, runs
 from leadflow.config import hubspot_settings, postgres_settings
 from leadflow.db import connect, ensure_schema
 from leadflow.extract import extract_stream
 from leadflow.transform import dbt_build
+
+log = logging.getLogger(__name__)
 
 RAW_SUITES = ("raw_hubspot_contacts", "raw_hubspot_events")
 OUTGOING_SUITE = "crm_outgoing_contacts"
@@ -51,16 +55,36 @@ def extract(ctx: RunContext, stream: str) -> dict[str, Any]:
 
 def validate_raw(ctx: RunContext) -> dict[str, Any]:
     pg = postgres_settings()
-    return {s: quality.validate(pg, s, ctx.run_id).success for s in RAW_SUITES}
+    try:
+        return {s: quality.validate(pg, s, ctx.run_id).success for s in RAW_SUITES}
+    except quality.QualityGateFailed as exc:
+        alerts.send(alerts.gate_failed(ctx.run_id, exc), pg)
+        raise
 
 
 def transform(ctx: RunContext) -> dict[str, Any]:
     return dbt_build(postgres_settings(), as_of=ctx.interval_end)
 
 
-def validate_outgoing(ctx: RunContext) -> dict[str, Any]:
+def validate_outgoing(ctx: RunContext, force_push: bool = False) -> dict[str, Any]:
+    """The blocking gate before the push: the GX suite, then the volume circuit breaker.
+
+    `force_push` overrides only the breaker (a person checked the volume), never the suite.
+    """
+    pg = postgres_settings()
+    try:
+        suite = quality.validate(pg, OUTGOING_SUITE, ctx.run_id)
+        verdict = quality.check_volume(pg, ctx.run_id, force=force_push)
+    except quality.QualityGateFailed as exc:
+        alerts.send(alerts.gate_failed(ctx.run_id, exc), pg)
+        raise
     return {
-        OUTGOING_SUITE: quality.validate(postgres_settings(), OUTGOING_SUITE, ctx.run_id).success
+        OUTGOING_SUITE: suite.success,
+        quality.BREAKER_SUITE: {
+            "changed": verdict.changed,
+            "new_sql": verdict.new_sql,
+            "forced": verdict.forced,
+        },
     }
 
 
@@ -68,8 +92,13 @@ def push_back(ctx: RunContext, dry_run: bool = False) -> dict[str, Any]:
     pg, hs = postgres_settings(), hubspot_settings()
     if dry_run:
         plans = push.plan(pg, hs)
-        return {"dry_run": True, "would_update": sum(1 for p in plans if p.action == "update")}
-    return push.push(pg, hs, ctx.run_id).as_dict()
+        log.info("dry run, nothing sent:\n%s", push.format_plan(plans, limit=500))
+        actions = [p.action for p in plans]
+        return {"dry_run": True, **{a: actions.count(a) for a in ("create", "update", "skip")}}
+    stats = push.push(pg, hs, ctx.run_id).as_dict()
+    if stats["failed"]:
+        alerts.send(alerts.push_rejected(ctx.run_id, stats), pg)
+    return stats
 
 
 def stage_counts(pg_settings: Any = None) -> dict[str, int]:
@@ -83,15 +112,50 @@ def stage_counts(pg_settings: Any = None) -> dict[str, int]:
 def finish(ctx: RunContext, step_stats: dict[str, Any]) -> dict[str, Any]:
     pg = postgres_settings()
     stats = {**step_stats, "stages": stage_counts(pg)}
+    stats["alerts"] = operational_alerts(ctx, pg)
     runs.finish_run(pg, ctx.run_id, "success", stats)
     return stats
 
 
+def operational_alerts(ctx: RunContext, pg: Any) -> list[str]:
+    """Quarantine growth and SLA breaches of this run; best-effort, never fails the run."""
+    raised: list[str] = []
+    try:
+        with connect(pg) as conn:
+            row = conn.execute(
+                "select started_at from leadflow.runs where run_id = %s", (ctx.run_id,)
+            ).fetchone()
+        threshold = int(os.environ.get("LEADFLOW_ALERT_QUARANTINE_MIN", "1"))
+        candidates = [
+            alerts.quarantine_growth(pg, ctx.run_id, row[0], threshold) if row else None,
+            alerts.sla_breaches(pg, ctx.run_id, ctx.interval_start, ctx.interval_end),
+        ]
+    except Exception:
+        log.exception("could not evaluate quarantine/SLA alerts")
+        return raised
+    for alert in candidates:
+        if alert is not None:
+            alerts.send(alert, pg)
+            raised.append(alert.kind)
+    return raised
+
+
 def fail(ctx: RunContext, failed_tasks: list[str]) -> None:
+    pg = postgres_settings()
     runs.finish_run(
-        postgres_settings(),
+        pg,
         ctx.run_id,
         "failed",
         {"failed_tasks": failed_tasks},
         error=f"failed tasks: {', '.join(failed_tasks)}",
     )
+    if not alerts.already_raised(pg, ctx.run_id):
+        alerts.send(
+            alerts.Alert(
+                kind="run_failed",
+                run_id=ctx.run_id,
+                title=f"lead_sync failed at: {', '.join(failed_tasks) or 'unknown step'}",
+                where=["leadflow.runs", "the failed tasks' logs in Airflow"],
+            ),
+            pg,
+        )

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,18 @@ def expectations_dir() -> Path:
 
 
 class QualityGateFailed(RuntimeError):
-    """A blocking suite failed: the data stays in Postgres for inspection, nothing is pushed."""
+    """A blocking suite failed: the data stays in Postgres for inspection, nothing is pushed.
+
+    Carries what an alert needs: the suite, how many rows were bad, and where to look.
+    """
+
+    def __init__(
+        self, message: str, suite: str = "", bad_rows: int | None = None, where: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.suite = suite
+        self.bad_rows = bad_rows
+        self.where = where
 
 
 @dataclass
@@ -47,11 +58,14 @@ class SuiteResult:
     def summary(self) -> str:
         lines = [f"suite {self.suite}: {self.failed} of {self.evaluated} expectations failed"]
         for f in self.failures:
-            lines.append(
-                f"  - {f['expectation']} on {f.get('column') or 'table'}: "
-                f"{f.get('unexpected_count', '?')} bad rows, e.g. {f.get('examples')}"
-            )
+            what = f.get("description") or f"{f['expectation']} on {f.get('column') or 'table'}"
+            examples = f", e.g. {f['examples']}" if f.get("examples") else ""
+            lines.append(f"  - {what}: {f.get('unexpected_count', '?')} bad rows{examples}")
         return "\n".join(lines)
+
+    def bad_rows(self) -> int:
+        """Rows failing any expectation (an upper bound: a row can fail several)."""
+        return sum(int(f.get("unexpected_count") or 0) for f in self.failures)
 
 
 def load_suite(name: str) -> dict[str, Any]:
@@ -68,10 +82,16 @@ def validate(pg: PostgresSettings, suite_name: str, run_id: str) -> SuiteResult:
     _record(pg, run_id, result)
     log.info(result.summary())
     if not result.success and spec.get("blocking", True):
+        where = (
+            f"{spec.get('schema', '')}.{spec.get('table', 'query')} and "
+            f"leadflow.quality_results where run_id = '{run_id}' and suite = '{suite_name}'"
+        )
         raise QualityGateFailed(
             f"Quality gate '{suite_name}' failed; nothing downstream runs.\n{result.summary()}\n"
-            f"Inspect the rows in Postgres ({spec.get('schema', '')}.{spec.get('table', 'query')})"
-            f" and leadflow.quality_results where run_id = '{run_id}'."
+            f"Inspect the rows in Postgres: {where}.",
+            suite=suite_name,
+            bad_rows=result.bad_rows(),
+            where=where,
         )
     return result
 
@@ -108,7 +128,12 @@ def _run_gx(pg: PostgresSettings, spec: dict[str, Any]) -> SuiteResult:
         {
             "expectation": r.expectation_config.type,
             "column": r.expectation_config.kwargs.get("column"),
-            "unexpected_count": r.result.get("unexpected_count"),
+            "description": r.expectation_config.kwargs.get("description")
+            or r.expectation_config.description,
+            "unexpected_count": r.result.get("unexpected_count")
+            # a query expectation reports its count of offending rows as the observed value
+            if r.expectation_config.type != "unexpected_rows_expectation"
+            else r.result.get("observed_value"),
             "observed_value": _jsonable(r.result.get("observed_value")),
             "examples": _jsonable((r.result.get("partial_unexpected_list") or [])[:5]),
         }
@@ -149,3 +174,123 @@ def _record(pg: PostgresSettings, run_id: str, result: SuiteResult) -> None:
                 json.dumps(result.failures),
             ),
         )
+
+
+# -- volume circuit breaker ------------------------------------------------------------------
+
+BREAKER_SUITE = "volume_circuit_breaker"
+
+
+class VolumeBreakerTripped(QualityGateFailed):
+    """Far more changes (or new SQLs) than the recent norm: a bug upstream, not a busy hour."""
+
+
+@dataclass(frozen=True)
+class BreakerSettings:
+    """A push is blocked when it exceeds max(minimum, factor x median of recent pushes)."""
+
+    factor: float = 5.0
+    min_rows: int = 500
+    min_new_sqls: int = 50
+    history: int = 10
+    min_history: int = 3
+
+    @classmethod
+    def from_env(cls) -> BreakerSettings:
+        env = os.environ
+        return cls(
+            factor=float(env.get("LEADFLOW_BREAKER_FACTOR", cls.factor)),
+            min_rows=int(env.get("LEADFLOW_BREAKER_MIN_ROWS", cls.min_rows)),
+            min_new_sqls=int(env.get("LEADFLOW_BREAKER_MIN_NEW_SQLS", cls.min_new_sqls)),
+            history=int(env.get("LEADFLOW_BREAKER_HISTORY", cls.history)),
+            min_history=int(env.get("LEADFLOW_BREAKER_MIN_HISTORY", cls.min_history)),
+        )
+
+
+@dataclass
+class BreakerVerdict:
+    changed: int
+    new_sql: int
+    runs_compared: int
+    median_changed: float | None
+    median_new_sql: float | None
+    limit_changed: float | None
+    limit_new_sql: float | None
+    tripped: bool
+    forced: bool
+
+    def summary(self) -> str:
+        if self.limit_changed is None:
+            return (
+                f"{self.changed} changed rows, {self.new_sql} new SQLs; only "
+                f"{self.runs_compared} earlier pushes to compare with: not checked"
+            )
+        return (
+            f"{self.changed} changed rows (limit {self.limit_changed:.0f}, recent median "
+            f"{self.median_changed:.0f}), {self.new_sql} new SQLs (limit "
+            f"{self.limit_new_sql:.0f}, recent median {self.median_new_sql:.0f}) over the last "
+            f"{self.runs_compared} successful pushes"
+        )
+
+
+RECENT_PUSHES_SQL = """
+    select
+        (stats -> 'push' ->> 'changed')::bigint,
+        coalesce(stats -> 'push' ->> 'new_sql', stats -> 'push' ->> 'sql_pushed', '0')::bigint
+    from leadflow.runs
+    where status = 'success' and run_id <> %s and stats -> 'push' ? 'changed'
+    order by finished_at desc nulls last
+    limit %s
+"""
+
+
+def check_volume(
+    pg: PostgresSettings,
+    run_id: str,
+    force: bool = False,
+    settings: BreakerSettings | None = None,
+) -> BreakerVerdict:
+    """Compare this push's size with recent successful pushes; store the verdict; raise if
+    it trips, unless `force` (a person checked the numbers and wants the push)."""
+    from statistics import median
+
+    from leadflow.push import count_changes
+
+    settings = settings or BreakerSettings.from_env()
+    changed, new_sql = count_changes(pg)
+    with connect(pg) as conn:
+        recent = conn.execute(RECENT_PUSHES_SQL, (run_id, settings.history)).fetchall()
+    verdict = BreakerVerdict(changed, new_sql, len(recent), None, None, None, None, False, force)
+    if len(recent) >= settings.min_history:
+        verdict.median_changed = float(median(r[0] for r in recent))
+        verdict.median_new_sql = float(median(r[1] for r in recent))
+        verdict.limit_changed = max(settings.min_rows, settings.factor * verdict.median_changed)
+        verdict.limit_new_sql = max(settings.min_new_sqls, settings.factor * verdict.median_new_sql)
+        verdict.tripped = changed > verdict.limit_changed or new_sql > verdict.limit_new_sql
+    passed = not verdict.tripped or force
+    _record(
+        pg,
+        run_id,
+        SuiteResult(
+            suite=BREAKER_SUITE,
+            success=passed,
+            evaluated=2,
+            failed=0 if passed else 1,
+            failures=[{"expectation": "volume_within_norm", **asdict(verdict)}],
+        ),
+    )
+    log.info("volume circuit breaker: %s%s", verdict.summary(), " (forced)" if force else "")
+    if verdict.tripped and not force:
+        raise VolumeBreakerTripped(
+            f"Volume circuit breaker tripped; nothing was pushed: {verdict.summary()}. "
+            "The rows stay in marts.crm_outgoing_contacts (diff against leadflow.push_state); "
+            f"see leadflow.quality_results where run_id = '{run_id}' and suite = "
+            f"'{BREAKER_SUITE}'. If the change is real, trigger lead_sync with force_push=true.",
+            suite=BREAKER_SUITE,
+            bad_rows=changed,
+            where=(
+                f"marts.crm_outgoing_contacts vs leadflow.push_state; leadflow.quality_results "
+                f"where run_id = '{run_id}' and suite = '{BREAKER_SUITE}'"
+            ),
+        )
+    return verdict

@@ -17,6 +17,23 @@ create table if not exists raw.hubspot_companies (like raw.hubspot_contacts incl
 create table if not exists raw.hubspot_deals (like raw.hubspot_contacts including all);
 create table if not exists raw.hubspot_owners (like raw.hubspot_contacts including all);
 
+-- 128-bit blake2b of the source JSON as loaded: unchanged re-reads are skipped without parsing jsonb.
+alter table raw.hubspot_contacts add column if not exists _hash uuid;
+alter table raw.hubspot_companies add column if not exists _hash uuid;
+alter table raw.hubspot_deals add column if not exists _hash uuid;
+alter table raw.hubspot_owners add column if not exists _hash uuid;
+
+-- Merged-away contact ids and the contact they now live in (from the survivor's
+-- hs_merged_object_ids); the old ids stay in raw.hubspot_contacts marked archived.
+create table if not exists raw.hubspot_contact_merges (
+    old_id bigint primary key,
+    survivor_id bigint not null,
+    _load_id text not null,
+    _loaded_at timestamptz not null default now()
+);
+create index if not exists hubspot_contact_merges_survivor_idx
+    on raw.hubspot_contact_merges (survivor_id);
+
 create table if not exists raw.hubspot_associations (
     from_type text not null,
     from_id bigint not null,
@@ -104,3 +121,31 @@ create table if not exists leadflow.push_log (
     logged_at timestamptz not null default now()
 );
 create index if not exists push_log_contact_idx on leadflow.push_log (contact_id, logged_at);
+
+-- Push guard (issue 5). A batch is written here before it is sent and removed in the same
+-- transaction that records its outcome, so rows left here were sent by a run that died before
+-- it heard back; the next run reads them back from the CRM instead of sending them again.
+create table if not exists leadflow.push_inflight (
+    contact_id bigint primary key,
+    run_id text not null,
+    after jsonb not null,
+    payload jsonb not null,
+    marked_at timestamptz not null default now()
+);
+-- Why a row was sent the way it was (lifecycle decision, dropped properties, upsert by email).
+alter table leadflow.push_log add column if not exists note text;
+create index if not exists push_log_run_idx on leadflow.push_log (run_id);
+
+-- Every alert leadflow raised, written before it is sent (callbacks do not run on SIGKILL,
+-- and a Slack outage must not lose the fact that something failed).
+create table if not exists leadflow.alerts (
+    id bigserial primary key,
+    run_id text,
+    kind text not null,
+    title text not null,
+    rows_affected bigint,
+    body text not null,
+    channels jsonb not null default '{}'::jsonb,
+    raised_at timestamptz not null default now()
+);
+create index if not exists alerts_run_idx on leadflow.alerts (run_id, kind);

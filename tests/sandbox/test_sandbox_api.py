@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import leadflow
 import pytest
+
+import leadflow
 from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
 from leadflow.sandbox.portal import LIFECYCLE_STAGES, iso, parse_ms, to_ms
 

@@ -31,9 +31,10 @@ from hubspot.crm.contacts import (
 from hubspot.crm.properties import ApiException as PropertyApiException
 from hubspot.crm.properties import OptionInput, PropertyCreate
 from hubspot.events.send import BehavioralEventHttpCompletionRequest
+from urllib3.util.retry import Retry
+
 from leadflow.sandbox import Portal
 from leadflow.sandbox.portal import to_ms
-from urllib3.util.retry import Retry
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -277,6 +277,15 @@ def _contact_properties() -> list[PropertyDef]:
                     "analyticsinformation", options=_options(*ANALYTICS_SOURCES)),
         PropertyDef("associatedcompanyid", "Primary Associated Company ID", "number", "number"),
         *_system_properties(group, contact=True),
+        PropertyDef(
+            "hs_merged_object_ids",
+            "Merged Contact IDs",
+            "enumeration",
+            "checkbox",
+            group,
+            "Ids of the contacts merged into this one",
+            read_only=True,
+        ),
         *bant,
     ]
 
@@ -349,6 +358,7 @@ class CrmObject:
     created_ms: int
     updated_ms: int
     archived_ms: int | None = None
+    merged_into: int | None = None  # set when merged away: gone from lists, reads redirect
 
     def to_json(self, names: Iterable[str] | None = None) -> dict[str, Any]:
         """HubSpot's object JSON; `names` selects properties (unset ones render as null)."""
@@ -907,6 +917,8 @@ class Portal:
         else:
             raise _invalid(f'Property "{id_property}" is not a unique identifier of {t}')
         obj = self._objects[t].get(oid) if oid is not None else None
+        while obj is not None and obj.merged_into is not None:
+            obj = self._objects[t].get(obj.merged_into)  # HubSpot redirects merged-away ids
         if obj is None or (obj.archived_ms is not None) != archived:
             return None
         return obj
@@ -1002,7 +1014,7 @@ class Portal:
         page: list[CrmObject] = []
         while index < len(ids) and len(page) <= limit:
             obj = objects[ids[index]]
-            if (obj.archived_ms is not None) == archived:
+            if (obj.archived_ms is not None) == archived and obj.merged_into is None:
                 page.append(obj)
             index += 1
         names = self._names(t, properties)
@@ -1045,6 +1057,52 @@ class Portal:
         if obj is not None:
             self._archive(obj)
         return 204, None
+
+    @_locked
+    def merge(self, object_type: str, body: Any) -> Reply:
+        """POST .../merge: fold `objectIdToMerge` into `primaryObjectId`.
+
+        Like HubSpot: the primary keeps its id and values, empty ones filled from the other;
+        the other's associations move over; the primary's `hs_merged_object_ids` lists every id
+        folded into it and its modified date moves; the merged-away id leaves lists and search
+        (also the archived list) and reads of it answer with the primary.
+        """
+        t = normalize_type(object_type)
+        if not isinstance(body, dict):
+            raise _invalid("Request body must be an object")
+        primary_id = _object_id(body.get("primaryObjectId"))
+        other_id = _object_id(body.get("objectIdToMerge"))
+        if primary_id is None or other_id is None or primary_id == other_id:
+            raise _invalid("primaryObjectId and objectIdToMerge must be two different ids")
+        primary, other = self._require(t, primary_id), self._require(t, other_id)
+        for name, value in other.properties.items():
+            defn = self._properties[t].get(name)
+            if defn is not None and not defn.read_only and name not in self._lookup_properties(t):
+                primary.properties.setdefault(name, value)
+        for (a, a_id, b), targets in list(self._links.items()):
+            if a != t or a_id != other.id:
+                continue
+            for b_id, kinds in list(targets.items()):
+                if kinds:
+                    self._add_pair(t, primary.id, b, b_id, self._default_type(t, b))
+                self._links.get((b, b_id, t), {}).pop(other.id, None)
+            del self._links[(a, a_id, b)]
+        merged = {
+            *primary.properties.get("hs_merged_object_ids", "").split(";"),
+            *other.properties.get("hs_merged_object_ids", "").split(";"),
+            str(other.id),
+        }
+        primary.properties["hs_merged_object_ids"] = ";".join(
+            sorted((m for m in merged if m), key=int)
+        )
+        self._archive(other)
+        other.merged_into = primary.id
+        for folded in self._objects[t].values():
+            if folded.merged_into == other.id:
+                folded.merged_into = primary.id
+        self._stamp(primary, self._now_ms())
+        self._version += 1
+        return 200, primary.to_json()
 
     def _create(self, t: str, item: dict[str, Any]) -> CrmObject:
         values = self._validate_write(t, None, item.get("properties") or {})

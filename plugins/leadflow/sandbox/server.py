@@ -148,6 +148,7 @@ class SandboxApp:
             ("GET", obj, self._list_objects),
             ("POST", obj, lambda r: self.portal.create_object(r.params["type"], r.body)),
             ("POST", f"{obj}/search", lambda r: self.portal.search(r.params["type"], r.body)),
+            ("POST", f"{obj}/merge", lambda r: self.portal.merge(r.params["type"], r.body)),
             ("POST", f"{obj}/batch/(?P<op>read|create|update|upsert|archive)", self._batch),
             ("GET", f"{obj}/(?P<id>{_SEGMENT})", self._read_object),
             ("PATCH", f"{obj}/(?P<id>{_SEGMENT})", self._patch_object),

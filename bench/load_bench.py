@@ -1,0 +1,170 @@
+"""Rows per second of the raw load step (`load_objects`: validate, COPY, set-based upsert).
+
+Synthetic contacts shaped like HubSpot's search results (about 30 properties, ~1.3 kB of JSON
+each) are loaded in the extract's batch size, one transaction per batch, into a fresh database on
+an embedded Postgres (or `--dsn`). Three passes: the first load into an empty table, a re-load
+of identical records (the hourly re-read of a lookback window: nothing changes), and a load
+where every record is newer (everything updates). Prints one JSON document.
+
+    python -m bench.load_bench [--rows 200000] [--batch 5000] [--narrow] [--dsn postgresql://..]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from leadflow.config import PostgresSettings
+from leadflow.db import ensure_schema, open_connection
+from leadflow.extract import BATCH_ROWS
+from leadflow.load import load_objects
+
+TARGET_ROWS_PER_S = 150_000
+BASE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def contacts(n: int, version: int = 0, narrow: bool = False) -> list[dict[str, Any]]:
+    """`n` contacts with realistic property counts; `version` shifts every modified date.
+
+    `narrow` keeps only HubSpot's default contact properties (what a list call returns when no
+    properties are asked for), about a third of the size.
+    """
+    records = []
+    for i in range(1, n + 1):
+        modified = (BASE + timedelta(seconds=i, days=version)).isoformat().replace("+00:00", "Z")
+        props = {
+            "email": f"person{i}@company{i % 997}.example",
+            "firstname": f"First{i}",
+            "lastname": f"Last{i}",
+            "jobtitle": ("VP Engineering", "Head of Marketing", "Student", "CTO")[i % 4],
+            "phone": f"+44 20 7946 {i % 10000:04d}",
+            "country": ("United Kingdom", "Germany", "France", "United States")[i % 4],
+            "city": ("London", "Berlin", "Paris", "Austin")[i % 4],
+            "company": f"Company {i % 997}",
+            "website": f"https://company{i % 997}.example",
+            "lifecyclestage": ("subscriber", "lead", "marketingqualifiedlead")[i % 3],
+            "hs_lead_status": ("NEW", "OPEN", "IN_PROGRESS")[i % 3],
+            "hubspot_owner_id": str(101 + i % 8),
+            "hs_analytics_source": "ORGANIC_SEARCH",
+            "associatedcompanyid": str(1_000_001 + i % 997),
+            "createdate": BASE.isoformat().replace("+00:00", "Z"),
+            "hs_lastmodifieddate": modified,
+            "lastmodifieddate": modified,
+            "hs_object_id": str(i),
+            "hs_merged_object_ids": None,
+            "bant_budget": "yes",
+            "bant_authority": None,
+            "bant_need": "yes",
+            "bant_timeframe": None,
+            "num_conversion_events": str(i % 7),
+            "hs_email_optout": "false",
+            "industry": "COMPUTER_SOFTWARE",
+            "numemployees": "51-200",
+            "annualrevenue": str(1_000_000 + i),
+            "state": "Greater London",
+            "zip": "EC1A 1BB",
+        }
+        if narrow:
+            keep = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate")
+            props = {k: props[k] for k in (*keep, "lastname")}
+        records.append(
+            {
+                "id": str(i),
+                "properties": props,
+                "createdAt": props["createdate"],
+                "updatedAt": modified,
+                "archived": False,
+            }
+        )
+    return records
+
+
+def _pass(pg: PostgresSettings, records: list[dict[str, Any]], batch: int, load_id: str) -> dict:
+    changed = 0
+    with open_connection(pg) as conn:
+        started = time.perf_counter()
+        for offset in range(0, len(records), batch):
+            with conn.transaction():
+                stats = load_objects(conn, "contacts", records[offset : offset + batch], load_id)
+            changed += stats.changed
+        seconds = time.perf_counter() - started
+    return {
+        "rows": len(records),
+        "changed": changed,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(len(records) / seconds),
+    }
+
+
+def run(pg: PostgresSettings, rows: int, batch: int, narrow: bool = False) -> dict[str, Any]:
+    ensure_schema(pg)
+    first, same = contacts(rows, narrow=narrow), contacts(rows, narrow=narrow)
+    newer = contacts(rows, version=1, narrow=narrow)
+    result = {
+        "rows": rows,
+        "batch": batch,
+        "record_bytes": len(json.dumps(first[0], separators=(",", ":"))),
+        "target_rows_per_s": TARGET_ROWS_PER_S,
+        "insert": _pass(pg, first, batch, "bench-1"),
+        "reload_unchanged": _pass(pg, same, batch, "bench-2"),
+        "update_all": _pass(pg, newer, batch, "bench-3"),
+    }
+    result["meets_target"] = all(
+        result[k]["rows_per_s"] >= TARGET_ROWS_PER_S
+        for k in ("insert", "reload_unchanged", "update_all")
+    )
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=BATCH_ROWS)
+    parser.add_argument("--dsn", help="an existing Postgres (a fresh database is created in it)")
+    parser.add_argument("--narrow", action="store_true", help="HubSpot's default properties only")
+    args = parser.parse_args(argv)
+    if args.dsn:
+        info = psycopg.conninfo.conninfo_to_dict(args.dsn)
+        server = PostgresSettings(
+            host=str(info.get("host", "localhost")),
+            port=int(info.get("port", 5432)),
+            user=str(info.get("user", "postgres")),
+            password=str(info.get("password", "")),
+            dbname=str(info.get("dbname", "postgres")),
+        )
+        print(json.dumps(_in_fresh_db(server, args.rows, args.batch, args.narrow), indent=2))
+        return
+    from leadflow.local import start_embedded_postgres, stop_embedded_postgres
+
+    data_dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-")) / "pgdata"
+    server = start_embedded_postgres(data_dir, dbname="postgres")
+    try:
+        print(json.dumps(_in_fresh_db(server, args.rows, args.batch, args.narrow), indent=2))
+    finally:
+        stop_embedded_postgres(data_dir)
+
+
+def _in_fresh_db(
+    server: PostgresSettings, rows: int, batch: int, narrow: bool
+) -> dict[str, Any]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**server.conninfo(), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        pg = PostgresSettings(server.host, server.port, server.user, server.password, name)
+        return run(pg, rows, batch, narrow)
+    finally:
+        with psycopg.connect(**server.conninfo(), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+if __name__ == "__main__":
+    main()
