@@ -25,22 +25,12 @@ from typing import Any, TextIO
 from leadflow.config import ConfigError, HubSpotSettings, PostgresSettings
 from leadflow.hubspot import HubSpotAuthError, HubSpotError, HubSpotUnreachable
 from leadflow.local import REPO_ROOT
+from leadflow.stages import STAGES
 
 STATE_DIR = Path(os.environ.get("LEADFLOW_STATE_DIR", REPO_ROOT / ".leadflow"))
 SANDBOX_TOKEN = "sandbox-token"
 HOUR = timedelta(hours=1)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-STAGE_ORDER = [
-    "suspect",
-    "lead",
-    "mql",
-    "sal",
-    "sql",
-    "opportunity",
-    "customer",
-    "nurture",
-    "disqualified",
-]
 
 
 class UsageError(Exception):
@@ -307,7 +297,7 @@ def _summary(
     stages = stats.get("stages", {})
     if stages:
         lines.append("leads per stage:")
-        for stage in STAGE_ORDER:
+        for stage in STAGES:
             if stage in stages:
                 lines.append(f"  {stage:<13}{stages[stage]:>7}")
     extract = stats.get("extract") or []

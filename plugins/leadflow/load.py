@@ -185,6 +185,16 @@ def quarantine(
     return len(bad)
 
 
+def _stage_lines(cur: psycopg.Cursor, lines: list[bytes]) -> None:
+    """COPY pre-encoded object lines into a per-transaction staging table."""
+    cur.execute(
+        "create temp table if not exists _stage_objects (id bigint, record text,"
+        " hash uuid, updated_at timestamptz, archived boolean) on commit delete rows"
+    )
+    with cur.copy("copy _stage_objects (id, record, hash, updated_at, archived) from stdin") as cp:
+        cp.write(b"".join(lines))
+
+
 def load_objects(
     conn: psycopg.Connection, stream: str, records: Sequence[Any], load_id: str
 ) -> LoadStats:
@@ -195,14 +205,7 @@ def load_objects(
     table = OBJECT_TABLES[stream]
     lines, bad = _split(records, _object_line)
     with conn.cursor() as cur:
-        cur.execute(
-            "create temp table if not exists _stage_objects (id bigint, record text,"
-            " hash uuid, updated_at timestamptz, archived boolean) on commit delete rows"
-        )
-        with cur.copy(
-            "copy _stage_objects (id, record, hash, updated_at, archived) from stdin"
-        ) as cp:
-            cp.write(b"".join(lines))
+        _stage_lines(cur, lines)
         cur.execute(
             f"""
             insert into {table} as t (id, record, updated_at, archived, _hash, _load_id)
@@ -268,14 +271,7 @@ def retire_objects(
     archived = [{**r, "archived": True} if isinstance(r, dict) else r for r in records]
     lines, bad = _split(archived, _object_line)
     with conn.cursor() as cur:
-        cur.execute(
-            "create temp table if not exists _stage_objects (id bigint, record text,"
-            " hash uuid, updated_at timestamptz, archived boolean) on commit delete rows"
-        )
-        with cur.copy(
-            "copy _stage_objects (id, record, hash, updated_at, archived) from stdin"
-        ) as cp:
-            cp.write(b"".join(lines))
+        _stage_lines(cur, lines)
         cur.execute(
             f"""
             insert into {table} as t (id, record, updated_at, archived, _hash, _load_id)

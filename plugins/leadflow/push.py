@@ -41,20 +41,10 @@ from leadflow.hubspot import (
     HubSpotUnreachable,
     parse_ts,
 )
+from leadflow.stages import STAGES
 
 log = logging.getLogger(__name__)
 
-STAGES = [
-    "suspect",
-    "lead",
-    "mql",
-    "sal",
-    "sql",
-    "opportunity",
-    "customer",
-    "nurture",
-    "disqualified",
-]
 # CRM lifecycle stages that are never moved backward, not even by an intended reset.
 PROTECTED_LIFECYCLE = frozenset({"customer", "evangelist"})
 

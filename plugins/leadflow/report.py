@@ -20,19 +20,9 @@ import psycopg
 
 from leadflow.config import PostgresSettings
 from leadflow.db import open_connection
+from leadflow.stages import STAGES
 
 FUNNEL = ["lead", "mql", "sal", "sql", "opportunity", "customer"]
-STAGES = [
-    "suspect",
-    "lead",
-    "mql",
-    "sal",
-    "sql",
-    "opportunity",
-    "customer",
-    "nurture",
-    "disqualified",
-]
 VELOCITY = [
     ("created → MQL", "days_created_to_mql"),
     ("MQL → SQL", "days_mql_to_sql"),
