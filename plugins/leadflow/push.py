@@ -216,6 +216,16 @@ def lifecycle_rank(definitions: list[dict[str, Any]]) -> dict[str, int]:
     return {o["value"]: i for i, o in enumerate(ordered)}
 
 
+# The CRM accepted these properties for this contact: the diff base of later runs.
+SAVE_PUSH_STATE_SQL = """
+    insert into leadflow.push_state (contact_id, properties, pushed_at, run_id)
+    values (%s, %s, now(), %s)
+    on conflict (contact_id) do update
+        set properties = excluded.properties, pushed_at = excluded.pushed_at,
+            run_id = excluded.run_id
+"""
+
+
 @dataclass
 class PushPlan:
     """One changed contact: what it was, what it should be, what will be sent and why."""
@@ -599,13 +609,7 @@ def _record(
     ok = [p for p in batch if p.contact_id not in outcome.errors]
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
-            """
-            insert into leadflow.push_state (contact_id, properties, pushed_at, run_id)
-            values (%s, %s, now(), %s)
-            on conflict (contact_id) do update
-                set properties = excluded.properties, pushed_at = excluded.pushed_at,
-                    run_id = excluded.run_id
-            """,
+            SAVE_PUSH_STATE_SQL,
             [(p.contact_id, json.dumps(p.after), run_id) for p in ok],
         )
         cur.executemany(
@@ -685,13 +689,7 @@ def _recover_inflight(
                 confirmed.append((contact_id, after, payload))
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
-            """
-            insert into leadflow.push_state (contact_id, properties, pushed_at, run_id)
-            values (%s, %s, now(), %s)
-            on conflict (contact_id) do update
-                set properties = excluded.properties, pushed_at = excluded.pushed_at,
-                    run_id = excluded.run_id
-            """,
+            SAVE_PUSH_STATE_SQL,
             [(cid, json.dumps(after), run_id) for cid, after, _ in confirmed],
         )
         cur.executemany(

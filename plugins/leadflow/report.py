@@ -30,7 +30,6 @@ VELOCITY = [
     ("opportunity → customer", "days_opportunity_to_customer"),
 ]
 BLUE, GREEN, RED, AMBER, GREY = "#2f6fb3", "#2e9e5b", "#c8423b", "#d99a1e", "#9aa4ae"
-STATUS_COLOURS = {"success": GREEN, "failed": RED, "running": AMBER}
 SLA_COLOURS = {"met": GREEN, "breached": RED, "pending": AMBER}
 
 
@@ -282,31 +281,36 @@ def _funnel(db: _Db) -> Section:
             colour=GREY,
         )
     )
-    by_source = db.rows(
-        "select analytics_source, contacts, reached_mql, reached_sql, reached_customer,"
-        " round(100 * lead_to_mql_rate, 1), round(100 * mql_to_sql_rate, 1)"
-        " from marts.rpt_funnel_by_source order by contacts desc"
-    )
-    s.body.append("<h3>By source</h3>")
     s.body.append(
-        _table(
-            ["source", "contacts", "MQL", "SQL", "customer", "lead→MQL %", "MQL→SQL %"],
-            by_source,
+        _breakdown(
+            db,
+            "By source",
+            "source",
+            "analytics_source",
+            "rpt_funnel_by_source order by contacts desc",
         )
     )
-    cohorts = db.rows(
-        "select cohort_start, contacts, reached_mql, reached_sql, reached_customer,"
-        " round(100 * lead_to_mql_rate, 1), round(100 * mql_to_sql_rate, 1)"
-        " from marts.rpt_funnel_by_cohort where cohort_grain = 'month' order by cohort_start desc"
-    )
-    s.body.append("<h3>By monthly cohort of creation</h3>")
     s.body.append(
-        _table(
-            ["cohort", "contacts", "MQL", "SQL", "customer", "lead→MQL %", "MQL→SQL %"],
-            cohorts,
+        _breakdown(
+            db,
+            "By monthly cohort of creation",
+            "cohort",
+            "cohort_start",
+            "rpt_funnel_by_cohort where cohort_grain = 'month' order by cohort_start desc",
         )
     )
     return s
+
+
+def _breakdown(db: _Db, title: str, label: str, key: str, source: str) -> str:
+    """One funnel table per breakdown mart; they share their conversion columns."""
+    rows = db.rows(
+        f"select {key}, contacts, reached_mql, reached_sql, reached_customer,"
+        " round(100 * lead_to_mql_rate, 1), round(100 * mql_to_sql_rate, 1)"
+        f" from marts.{source}"
+    )
+    headers = [label, "contacts", "MQL", "SQL", "customer", "lead→MQL %", "MQL→SQL %"]
+    return f"<h3>{title}</h3>" + _table(headers, rows)
 
 
 def _velocity(db: _Db) -> Section:
