@@ -163,6 +163,15 @@ def _timed(label: str, results: dict[str, Any], fn: Callable[[], Any]) -> Any:
     return value
 
 
+def _slowest_nodes(top: int = 8) -> dict[str, float]:
+    """The slowest dbt nodes of the last build (from run_results.json), for profiling."""
+    from leadflow.transform import project_dir
+
+    data = json.loads((project_dir() / "target" / "run_results.json").read_text())
+    timed = sorted(data["results"], key=lambda r: r["execution_time"], reverse=True)[:top]
+    return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in timed}
+
+
 def _execute(pg: PostgresSettings, sql: str, params: dict[str, Any]) -> None:
     with connect(pg) as conn:
         conn.execute(sql, params)
@@ -252,6 +261,7 @@ def run(contacts: int, events: int, changed: int, new_events: int) -> dict[str, 
         results,
         lambda: dbt_build(pg, AS_OF - timedelta(hours=1), full_refresh=True),
     )
+    results["dbt_full_slowest_s"] = _slowest_nodes()
     _timed(
         "delta_s",
         results,
@@ -272,6 +282,7 @@ def run(contacts: int, events: int, changed: int, new_events: int) -> dict[str, 
         ),
     )
     _timed("dbt_hourly_build_s", results, lambda: dbt_build(pg, AS_OF))
+    results["dbt_hourly_slowest_s"] = _slowest_nodes()
     _timed(
         "gx_gates_s",
         results,

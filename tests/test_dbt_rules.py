@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,3 +82,67 @@ def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> No
     assert rows[1] > before[1][engagement_col]
     assert rows[2] == before[2][engagement_col]  # untouched by the edited rule
     assert "demo request" in reasons.lower()
+
+
+SCORES = {
+    "intermediate.int_contact_activities_scored": "contact_id, activity_key",
+    "intermediate.int_contact_engagement_scored": "contact_id",
+    "intermediate.int_lead_features": "contact_id",
+}
+KINDS = (
+    ("e_visited_page", {"hs_url": "https://www.example.com/pricing"}),
+    ("e_submitted_form", {"hs_form_title": "Demo request"}),
+    ("e_opened_email", {}),
+    ("e_clicked_email", {}),
+    ("e_visited_page", {"hs_url": "https://www.example.com/blog"}),
+    ("e_hard_bounced", {}),
+)
+
+
+def _events(first: int, count: int, end: datetime, span_h: int, contacts: int = 20) -> list[dict]:
+    """`count` events over `contacts` contacts, spread over the `span_h` hours before `end`."""
+    events = []
+    for i in range(first, first + count):
+        kind, props = KINDS[i % len(KINDS)] if i % 37 else KINDS[-1]
+        at = end - timedelta(hours=(i * 7919) % span_h, minutes=i % 60)
+        events.append({"id": f"h{i}", "objectType": "CONTACT", "objectId": str(1 + i % contacts),
+                       "eventType": kind, "occurredAt": at.isoformat(), "properties": props})
+    return events
+
+
+def _scores(pg) -> dict[str, list]:
+    with connect(pg) as conn:
+        return {t: conn.execute(f"select * from {t} order by {k}").fetchall()
+                for t, k in SCORES.items()}
+
+
+def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
+    """Event scores are kept per contact and only changed contacts are recomputed each hour: the
+    result must equal a full rebuild at the same as_of, hour after hour and after a backfill."""
+    ensure_schema(pg)
+    hour = timedelta(hours=1)
+    with open_connection(pg) as conn, conn.transaction():
+        load_objects(conn, "contacts", [_contact(c, f"p{c}@acme.example", "VP Sales")
+                                        for c in range(1, 21)], "l1")
+        # 60 days of history; contacts 15 and 16 also have a demo request stamped after the
+        # first build's as_of, which only the passing of time brings into scope
+        load_events(conn, _events(0, 600, AS_OF, 60 * 24), "l1")
+        load_events(conn, [_form("f15", 15, "Demo request", (AS_OF + hour / 2).isoformat()),
+                           _form("f16", 16, "Demo request", (AS_OF + 1.5 * hour).isoformat())],
+                    "l1")
+    dbt_build(pg, AS_OF, full_refresh=True)
+
+    for step in (1, 2):
+        with open_connection(pg) as conn, conn.transaction():
+            load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4),
+                        f"l{step + 1}")
+        dbt_build(pg, AS_OF + step * hour)
+        hourly = _scores(pg)
+        dbt_build(pg, AS_OF + step * hour, full_refresh=True)
+        assert _scores(pg) == hourly, f"hour {step}"
+
+    dbt_build(pg, AS_OF - 24 * hour)  # a backfill of an earlier interval
+    backfill = _scores(pg)
+    dbt_build(pg, AS_OF - 24 * hour, full_refresh=True)
+    assert _scores(pg) == backfill
+    assert any(r[0] == 5 for r in backfill["intermediate.int_contact_engagement_scored"])

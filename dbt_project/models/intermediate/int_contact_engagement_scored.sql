@@ -2,13 +2,6 @@
     penalty, clamped), engagement/hand-raise timestamps and the event-based disqualification. -#}
 with
 
-events as (
-
-    select * from {{ ref('int_events_classified') }}
-    where activity_key is not null
-
-),
-
 activities as (
 
     select * from {{ ref('int_contact_activities_scored') }}
@@ -24,22 +17,24 @@ settings as (
 event_facts as (
 
     select
-        events.contact_id,
-        max(events.occurred_at) filter (where events.counts_as_engagement) as last_engaged_at,
-        max(events.occurred_at) filter (where events.is_hand_raise) as last_hand_raise_at,
-        min(events.occurred_at) filter (
-            where events.is_hand_raise
-            and events.occurred_at >= settings.as_of - make_interval(days => cast(settings.sql_hand_raise_window_days as integer))
+        activities.contact_id,
+        max(activities.last_engaged_at) as last_engaged_at,
+        max(activities.last_occurred_at) filter (where activities.is_hand_raise) as last_hand_raise_at,
+        min(hand_raise.occurred_at) filter (
+            where hand_raise.occurred_at >= settings.as_of - make_interval(days => cast(settings.sql_hand_raise_window_days as integer))
         ) as first_recent_hand_raise_at,
         (
-            array_agg(events.disqualification_reason order by events.occurred_at desc, events.event_id desc)
-            filter (where events.disqualification_reason is not null)
+            array_agg(activities.disqualification_reason order by activities.last_occurred_at desc, activities.activity_key desc)
+            filter (where activities.disqualification_reason is not null)
         )[1] as event_disqualification_reason,
-        max(events.occurred_at) filter (where events.disqualification_reason is not null) as event_disqualified_at
-    from events
+        max(activities.last_occurred_at) filter (where activities.disqualification_reason is not null) as event_disqualified_at
+    from activities
     cross join settings
-    where events.occurred_at <= settings.as_of
-    group by events.contact_id
+    left join lateral (
+        select cast(hand_raise_time as timestamp with time zone) as occurred_at
+        from jsonb_array_elements_text(activities.hand_raise_times) as hand_raise_time
+    ) as hand_raise on true
+    group by activities.contact_id
 
 ),
 

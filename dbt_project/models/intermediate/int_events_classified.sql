@@ -1,6 +1,9 @@
 {#- Contact events matched to activity_rules (lowest priority wins; unmatched events are kept with
     activity_key null). Incremental on the raw load time; rows classified under another rules_hash do
     not count towards the watermark, so any rules edit reprocesses every event (delete+insert on event_id).
+    The watermark is strict (`>`): a load commits its rows at once with one `_loaded_at`, and loads and
+    builds never overlap (the DAG runs one at a time), so rows at the watermark were all seen already.
+    The unique index stands in for a `unique` test that would rescan every event on every build.
     Event age/decay is NOT stored here: it depends on as_of and is computed downstream on every run. -#}
 {{
     config(
@@ -8,7 +11,12 @@
         unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
-        post_hook=["create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)"]
+        post_hook=[
+            "create unique index if not exists {{ this.name }}_event_idx on {{ this }} (event_id)",
+            "create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)",
+            "create index if not exists {{ this.name }}_loaded_idx on {{ this }} (loaded_at)",
+            "create index if not exists {{ this.name }}_occurred_idx on {{ this }} (occurred_at)"
+        ]
     )
 }}
 
@@ -19,7 +27,7 @@ events as (
     select * from {{ ref('stg_hubspot__events') }}
     where object_type in ('CONTACT', '0-1')
         {% if is_incremental() %}
-            and loaded_at >= (
+            and loaded_at > (
                 select coalesce(max(classified.loaded_at), '-infinity'::timestamptz)
                 from {{ this }} as classified
                 where classified.rules_hash = (select settings.rules_hash from {{ ref('int_scoring_settings') }} as settings)
