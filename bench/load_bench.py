@@ -4,7 +4,8 @@ Synthetic contacts shaped like HubSpot's search results (about 30 properties, ~1
 each) are loaded in the extract's batch size, one transaction per batch, into a fresh database on
 an embedded Postgres (or `--dsn`). Three passes: the first load into an empty table, a re-load
 of identical records (the hourly re-read of a lookback window: nothing changes), and a load
-where every record is newer (everything updates). Prints one JSON document.
+where every record is newer (everything updates). Then marketing events (~250 bytes, the bulk
+of the rows at company scale): a first load and a re-load. Prints one JSON document.
 
     python -m bench.load_bench [--rows 200000] [--batch 5000] [--narrow] [--dsn postgresql://..]
 """
@@ -16,6 +17,7 @@ import json
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ import psycopg
 from leadflow.config import PostgresSettings
 from leadflow.db import ensure_schema, open_connection
 from leadflow.extract import BATCH_ROWS
-from leadflow.load import load_objects
+from leadflow.load import load_events, load_objects
 
 TARGET_ROWS_PER_S = 150_000
 BASE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -87,14 +89,43 @@ def contacts(n: int, version: int = 0, narrow: bool = False) -> list[dict[str, A
     return records
 
 
-def _pass(pg: PostgresSettings, records: list[dict[str, Any]], batch: int, load_id: str) -> dict:
+def events(n: int) -> list[dict[str, Any]]:
+    """`n` marketing events as `GET /events/v3/events` returns them (~250 bytes of JSON each)."""
+    return [
+        {
+            "id": f"0b7c1d2e-{i:012d}",
+            "eventType": ("e_visited_page", "e_opened_email", "e_submitted_form")[i % 3],
+            "objectType": "CONTACT",
+            "objectId": str(1 + i % 100_000),
+            "occurredAt": (BASE + timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
+            "properties": {"hs_url": f"https://www.example.com/page/{i % 50}",
+                           "hs_page_title": "Pricing"},
+        }
+        for i in range(n)
+    ]
+
+
+def _load_contacts(conn: psycopg.Connection, records: list[Any], load_id: str) -> int:
+    return load_objects(conn, "contacts", records, load_id).changed
+
+
+def _load_events(conn: psycopg.Connection, records: list[Any], load_id: str) -> int:
+    return load_events(conn, records, load_id).changed
+
+
+def _pass(
+    pg: PostgresSettings,
+    records: list[dict[str, Any]],
+    batch: int,
+    load_id: str,
+    load: Callable[[psycopg.Connection, list[Any], str], int] = _load_contacts,
+) -> dict:
     changed = 0
     with open_connection(pg) as conn:
         started = time.perf_counter()
         for offset in range(0, len(records), batch):
             with conn.transaction():
-                stats = load_objects(conn, "contacts", records[offset : offset + batch], load_id)
-            changed += stats.changed
+                changed += load(conn, records[offset : offset + batch], load_id)
         seconds = time.perf_counter() - started
     return {
         "rows": len(records),
@@ -117,9 +148,14 @@ def run(pg: PostgresSettings, rows: int, batch: int, narrow: bool = False) -> di
         "reload_unchanged": _pass(pg, same, batch, "bench-2"),
         "update_all": _pass(pg, newer, batch, "bench-3"),
     }
+    del first, same, newer
+    stream = events(rows)
+    result["event_bytes"] = len(json.dumps(stream[0], separators=(",", ":")))
+    result["events_insert"] = _pass(pg, stream, batch, "bench-4", _load_events)
+    result["events_reload"] = _pass(pg, stream, batch, "bench-5", _load_events)
     result["meets_target"] = all(
         result[k]["rows_per_s"] >= TARGET_ROWS_PER_S
-        for k in ("insert", "reload_unchanged", "update_all")
+        for k in ("insert", "reload_unchanged", "update_all", "events_insert", "events_reload")
     )
     return result
 

@@ -287,7 +287,7 @@ def run(contacts: int, events: int, changed: int, new_events: int) -> dict[str, 
         "gx_gates_s",
         results,
         lambda: [
-            quality.validate(pg, s, "bench")
+            quality.validate(pg, s, "bench", load_id="delta")
             for s in ("raw_hubspot_contacts", "raw_hubspot_events", "crm_outgoing_contacts")
         ],
     )

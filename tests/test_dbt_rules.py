@@ -110,6 +110,11 @@ def _events(first: int, count: int, end: datetime, span_h: int, contacts: int = 
     return events
 
 
+def _event(eid: str, cid: int, kind: str, at: datetime) -> dict:
+    return {"id": eid, "objectType": "CONTACT", "objectId": str(cid), "eventType": kind,
+            "occurredAt": at.isoformat(), "properties": {}}
+
+
 def _scores(pg) -> dict[str, list]:
     with connect(pg) as conn:
         return {t: conn.execute(f"select * from {t} order by {k}").fetchall()
@@ -123,19 +128,26 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     hour = timedelta(hours=1)
     with open_connection(pg) as conn, conn.transaction():
         load_objects(conn, "contacts", [_contact(c, f"p{c}@acme.example", "VP Sales")
-                                        for c in range(1, 21)], "l1")
+                                        for c in range(1, 23)], "l1")
         # 60 days of history; contacts 15 and 16 also have a demo request stamped after the
         # first build's as_of, which only the passing of time brings into scope
         load_events(conn, _events(0, 600, AS_OF, 60 * 24), "l1")
         load_events(conn, [_form("f15", 15, "Demo request", (AS_OF + hour / 2).isoformat()),
-                           _form("f16", 16, "Demo request", (AS_OF + 1.5 * hour).isoformat())],
-                    "l1")
+                           _form("f16", 16, "Demo request", (AS_OF + 1.5 * hour).isoformat()),
+                           # 21 engaged 5 days ago and opened an email since; 22 only opened one
+                           _event("v21", 21, "e_visited_page", AS_OF - 120 * hour),
+                           _event("o21", 21, "e_opened_email", AS_OF - 24 * hour),
+                           _event("o22", 22, "e_opened_email", AS_OF - 24 * hour)], "l1")
     dbt_build(pg, AS_OF, full_refresh=True)
 
+    late = {  # engagement arriving late: after 22's last event, between 21's events
+        1: [_event("v22", 22, "e_visited_page", AS_OF + hour / 2)],
+        2: [_form("d21", 21, "Demo request", (AS_OF - 48 * hour).isoformat())],
+    }
     for step in (1, 2):
         with open_connection(pg) as conn, conn.transaction():
-            load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4),
-                        f"l{step + 1}")
+            load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4)
+                        + late[step], f"l{step + 1}")
         dbt_build(pg, AS_OF + step * hour)
         hourly = _scores(pg)
         dbt_build(pg, AS_OF + step * hour, full_refresh=True)

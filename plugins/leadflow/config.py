@@ -28,6 +28,9 @@ class PostgresSettings:
     password: str = field(default="", repr=False)
     dbname: str = "postgres"
     statement_timeout_s: int = 900
+    # Sort/hash memory per dbt query node: the default 4 MB spills per-contact sorts and
+    # aggregates to disk at a million contacts (a few dbt threads stay far under 2 GB).
+    dbt_work_mem_mb: int = 128
 
     def conninfo(self) -> dict[str, Any]:
         """psycopg connect kwargs; a host starting with '/' is a unix socket directory."""
@@ -65,14 +68,16 @@ class PostgresSettings:
         return url.render_as_string(hide_password=False)
 
     def dbt_env(self) -> dict[str, str]:
-        """Env vars read by dbt_project/profiles.yml; PGOPTIONS bounds every dbt query."""
+        """Env vars read by dbt_project/profiles.yml; PGOPTIONS bounds every dbt query's time
+        and gives its sorts room."""
         return {
             "LEADFLOW_PG_HOST": self.host,
             "LEADFLOW_PG_PORT": str(self.port),
             "LEADFLOW_PG_USER": self.user,
             "LEADFLOW_PG_PASSWORD": self.password,
             "LEADFLOW_PG_DBNAME": self.dbname,
-            "PGOPTIONS": f"-c statement_timeout={self.statement_timeout_s * 1000}",
+            "PGOPTIONS": f"-c statement_timeout={self.statement_timeout_s * 1000}"
+            f" -c work_mem={self.dbt_work_mem_mb}MB",
         }
 
 

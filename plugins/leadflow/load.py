@@ -228,7 +228,8 @@ def load_objects(
 
 
 def load_events(conn: psycopg.Connection, records: Sequence[Any], load_id: str) -> LoadStats:
-    """Insert marketing events; events are immutable, so a known id is skipped."""
+    """Insert marketing events; events are immutable, so a known id is skipped before its JSON
+    is parsed, and a repeat within the batch by the primary key (no sort)."""
     lines, bad = _split(records, _event_line)
     with conn.cursor() as cur:
         cur.execute(
@@ -245,11 +246,10 @@ def load_events(conn: psycopg.Connection, records: Sequence[Any], load_id: str) 
             """
             insert into raw.hubspot_events
                 (id, event_type, object_type, object_id, occurred_at, record, _load_id)
-            select distinct on (s.id) s.id, s.event_type, s.object_type, s.object_id,
-                s.occurred_at, s.record::jsonb, %(load_id)s
+            select s.id, s.event_type, s.object_type, s.object_id, s.occurred_at,
+                s.record::jsonb, %(load_id)s
             from _stage_events as s
             where not exists (select from raw.hubspot_events as e where e.id = s.id)
-            order by s.id
             on conflict (id) do nothing
             """,
             {"load_id": load_id},

@@ -56,7 +56,7 @@ def extract(ctx: RunContext, stream: str) -> dict[str, Any]:
 def validate_raw(ctx: RunContext) -> dict[str, Any]:
     pg = postgres_settings()
     try:
-        return {s: quality.validate(pg, s, ctx.run_id).success for s in RAW_SUITES}
+        return {s: quality.validate(pg, s, ctx.run_id, ctx.load_id).success for s in RAW_SUITES}
     except quality.QualityGateFailed as exc:
         alerts.send(alerts.gate_failed(ctx.run_id, exc), pg)
         raise

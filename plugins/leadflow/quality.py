@@ -75,9 +75,23 @@ def load_suite(name: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def validate(pg: PostgresSettings, suite_name: str, run_id: str) -> SuiteResult:
-    """Run one suite against its table or query, store the outcome, raise if it blocks."""
+def validate(
+    pg: PostgresSettings, suite_name: str, run_id: str, load_id: str | None = None
+) -> SuiteResult:
+    """Run one suite against its table or query, store the outcome, raise if it blocks.
+
+    A suite with `"scope": "load"` checks only the rows `load_id` wrote, so an hourly gate costs
+    what the hour loaded, not the whole raw history (which constraints already guard).
+    """
     spec = load_suite(suite_name)
+    if spec.get("scope") == "load":
+        if load_id is None:
+            raise ValueError(f"suite {suite_name} checks one load: pass its load_id")
+        literal = load_id.replace("'", "''")
+        spec = {
+            **spec,
+            "query": f"select * from {spec['schema']}.{spec['table']} where _load_id = '{literal}'",
+        }
     result = _run_gx(pg, spec)
     _record(pg, run_id, result)
     log.info(result.summary())

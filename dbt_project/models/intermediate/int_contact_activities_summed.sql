@@ -1,12 +1,15 @@
 {#- Per contact and activity_key: sums of the contact's classified events up to as_of that do not
     depend on as_of, so scoring at any later time is one multiplication per row (see
     int_contact_activities_scored). Decaying points are stored decayed to the activity's last event
-    and to the contact's last engagement: points * 0.5 ^ (age_days / half_life_days) at those times.
+    (points_at_last_occurrence) and to the contact's last engagement (points_at_last_engagement).
 
-    Incremental per contact, so an hourly build costs what changed, not what is stored: only contacts
-    with newly classified events, or with events that came into scope since the previous build's
-    as_of, are recomputed (from all their events). The pre-hook empties the table when the rules
-    changed or as_of moved backwards (a backfill); such a build then recomputes every contact. -#}
+    Incremental and additive, so an hourly build costs what arrived, not what is stored: events not
+    yet counted (loaded since the previous build, or come into scope as as_of advanced) are folded
+    into the stored sums of their contacts (a sum decayed to time L is carried to a later L' by
+    multiplying with 0.5 ^ ((L' - L) / half_life)). A contact whose last engagement moved to before
+    one of its earlier events (a late-arriving event) is recomputed from all its events. The pre-hook
+    empties the table when the rules changed or as_of moved backwards (a backfill), and an empty
+    table recomputes every contact. -#}
 {{
     config(
         materialized='incremental',
@@ -49,83 +52,188 @@ settings as (
 
     ),
 
-    changed_contacts as (
+    -- events not counted yet: loaded since the previous build, or loaded before it but dated
+    -- after its as_of (two branches, so each uses its index)
+    new_events as (
 
-        -- everyone when the table is empty (first build after a rules change or a backfill)
-        select contact_id from events
+        select events.* from events
+        where
+            loaded_at > (select last_loaded_at from previous)
+            and occurred_at <= (select as_of from settings)
+
+        union all
+
+        select events.* from events
+        where
+            occurred_at > (select built_as_of from previous)
+            and occurred_at <= (select as_of from settings)
+            and loaded_at <= (select last_loaded_at from previous)
+
+    ),
+
+    stored as (
+
+        select built.*
+        from {{ this }} as built
+        where built.contact_id in (select new_events.contact_id from new_events)
+
+    ),
+
+    engagement as (
+
+        select
+            contact_id,
+            max(stored_engaged_at) as stored_engaged_at,
+            greatest(max(stored_engaged_at), max(new_engaged_at)) as last_engaged_at
+        from (
+            select contact_id, last_engaged_at as stored_engaged_at, null::timestamptz as new_engaged_at
+            from stored
+            union all
+            select
+                contact_id,
+                null::timestamptz,
+                case when counts_as_engagement then occurred_at end
+            from new_events
+        ) as engaged
+        group by contact_id
+
+    ),
+
+    -- the new last engagement lies before a stored event: its sum cannot be split, recompute
+    recomputed_contacts as (
+
+        select events.contact_id from events
         where (select built_as_of from previous) is null
 
         union
 
-        select contact_id from events
-        where loaded_at > (select last_loaded_at from previous)
-
-        union
-
-        select contact_id from events
+        select stored.contact_id
+        from stored
+        inner join engagement on stored.contact_id = engagement.contact_id
         where
-            occurred_at > (select built_as_of from previous)
-            and occurred_at <= (select as_of from settings)
+            engagement.last_engaged_at is distinct from engagement.stored_engaged_at
+            and stored.last_occurred_at > engagement.last_engaged_at
 
     ),
 
-    contact_events as (
+    new_summed as (
+
+        {{ activity_sums('new_events', 'engagement') }}
+
+    ),
+
+    folded as (
+
+        select
+            coalesce(stored.contact_id, new_summed.contact_id) as contact_id,
+            coalesce(stored.activity_key, new_summed.activity_key) as activity_key,
+            coalesce(new_summed.label, stored.label) as label,
+            coalesce(new_summed.cap_points, stored.cap_points) as cap_points,
+            coalesce(new_summed.decays, stored.decays) as decays,
+            coalesce(new_summed.is_hand_raise, stored.is_hand_raise) as is_hand_raise,
+            coalesce(new_summed.counts_as_engagement, stored.counts_as_engagement) as counts_as_engagement,
+            coalesce(new_summed.disqualification_reason, stored.disqualification_reason) as disqualification_reason,
+            coalesce(stored.event_count, 0) + coalesce(new_summed.event_count, 0) as event_count,
+            least(stored.first_occurred_at, new_summed.first_occurred_at) as first_occurred_at,
+            greatest(stored.last_occurred_at, new_summed.last_occurred_at) as last_occurred_at,
+            engagement.last_engaged_at,
+            engagement.stored_engaged_at,
+            stored.last_occurred_at as stored_last_occurred_at,
+            stored.points_at_last_occurrence as stored_points,
+            stored.points_at_last_engagement as stored_points_at_last_engagement,
+            new_summed.last_occurred_at as new_last_occurred_at,
+            new_summed.points_at_last_occurrence as new_points,
+            new_summed.points_at_last_engagement as new_points_at_last_engagement,
+            case
+                when stored.hand_raise_times is null then new_summed.hand_raise_times
+                when new_summed.hand_raise_times is null then stored.hand_raise_times
+                else {{ sorted_times('stored.hand_raise_times || new_summed.hand_raise_times') }}
+            end as hand_raise_times,
+            coalesce(new_summed.rules_hash, stored.rules_hash) as rules_hash,
+            greatest(stored.last_loaded_at, new_summed.last_loaded_at) as last_loaded_at
+        from stored
+        full outer join new_summed
+            on
+                stored.contact_id = new_summed.contact_id
+                and stored.activity_key = new_summed.activity_key
+        inner join engagement on coalesce(stored.contact_id, new_summed.contact_id) = engagement.contact_id
+        where coalesce(stored.contact_id, new_summed.contact_id) not in (select contact_id from recomputed_contacts)
+
+    ),
+
+    carried as (
+
+        select
+            folded.contact_id,
+            folded.activity_key,
+            folded.label,
+            folded.cap_points,
+            folded.decays,
+            folded.is_hand_raise,
+            folded.counts_as_engagement,
+            folded.disqualification_reason,
+            folded.event_count,
+            folded.first_occurred_at,
+            folded.last_occurred_at,
+            folded.last_engaged_at,
+            coalesce({{ decayed_points('folded.stored_points', 'folded.last_occurred_at - folded.stored_last_occurred_at') }}, 0)
+            + coalesce({{ decayed_points('folded.new_points', 'folded.last_occurred_at - folded.new_last_occurred_at') }}, 0)
+                as points_at_last_occurrence,
+            case
+                -- the last engagement did not move: both sums are already decayed to it
+                when folded.last_engaged_at is not distinct from folded.stored_engaged_at
+                    then coalesce(folded.stored_points_at_last_engagement, 0)
+                -- it moved past every stored event (else recomputed): carry the stored sum to it
+                else coalesce({{ decayed_points('folded.stored_points', 'folded.last_engaged_at - folded.stored_last_occurred_at') }}, 0)
+            end + coalesce(folded.new_points_at_last_engagement, 0) as points_at_last_engagement,
+            folded.hand_raise_times,
+            folded.rules_hash,
+            folded.last_loaded_at
+        from folded
+        cross join settings
+
+    ),
+
+    recomputed_events as (
 
         select events.*
         from events
-        inner join changed_contacts on events.contact_id = changed_contacts.contact_id
+        where events.contact_id in (select contact_id from recomputed_contacts)
+
+    ),
+
+    recomputed_engagement as (
+
+        {{ last_engagements('recomputed_events') }}
+
+    ),
+
+    recomputed as (
+
+        {{ activity_sums('recomputed_events', 'recomputed_engagement') }}
+
+    ),
+
+    summed as (
+
+        select * from carried
+        union all
+        select * from recomputed
 
     ),
 {% else %}
-    contact_events as (
+    engagement as (
 
-        select * from events
+        {{ last_engagements('events') }}
+
+    ),
+
+    summed as (
+
+        {{ activity_sums('events', 'engagement') }}
 
     ),
 {% endif %}
-
-in_scope as (
-
-    select
-        contact_events.*,
-        settings.half_life_days,
-        max(contact_events.occurred_at) over (partition by contact_events.contact_id, contact_events.activity_key)
-            as activity_last_occurred_at,
-        max(contact_events.occurred_at) filter (where contact_events.counts_as_engagement)
-            over (partition by contact_events.contact_id) as last_engaged_at
-    from contact_events
-    cross join settings
-    where contact_events.occurred_at <= settings.as_of
-
-),
-
-summed as (
-
-    select
-        contact_id,
-        activity_key,
-        max(label) as label,
-        max(cap_points) as cap_points,
-        bool_or(decays) as decays,
-        bool_or(is_hand_raise) as is_hand_raise,
-        bool_or(counts_as_engagement) as counts_as_engagement,
-        max(disqualification_reason) as disqualification_reason,
-        count(*) as event_count,
-        min(occurred_at) as first_occurred_at,
-        max(occurred_at) as last_occurred_at,
-        max(last_engaged_at) as last_engaged_at,
-        sum({{ decayed_points('points', 'activity_last_occurred_at - occurred_at') }}) as points_at_last_occurrence,
-        coalesce(
-            sum({{ decayed_points('points', 'last_engaged_at - occurred_at') }}) filter (where occurred_at <= last_engaged_at),
-            0
-        ) as points_at_last_engagement,
-        jsonb_agg(occurred_at order by occurred_at) filter (where is_hand_raise) as hand_raise_times,
-        max(rules_hash) as rules_hash,
-        max(loaded_at) as last_loaded_at
-    from in_scope
-    group by contact_id, activity_key
-
-),
 
 final as (
 
