@@ -18,20 +18,20 @@
     end
 {%- endmacro %}
 
-{#- Per contact in `events` (a CTE of classified events): the last event up to as_of that counts
-    as engagement (null when none). Needs a `settings` CTE. -#}
+{#- Per contact in `events` (a CTE or relation of classified events): the last event up to as_of
+    that counts as engagement (null when none). Needs a `settings` CTE. -#}
 {% macro last_engagements(events) -%}
     select
-        {{ events }}.contact_id,
-        max({{ events }}.occurred_at) filter (where {{ events }}.counts_as_engagement) as last_engaged_at
-    from {{ events }}
+        engaging.contact_id,
+        max(engaging.occurred_at) filter (where engaging.counts_as_engagement) as last_engaged_at
+    from {{ events }} as engaging
     cross join settings
-    where {{ events }}.occurred_at <= settings.as_of
-    group by {{ events }}.contact_id
+    where engaging.activity_key is not null and engaging.occurred_at <= settings.as_of
+    group by engaging.contact_id
 {%- endmacro %}
 
-{#- One row per contact and activity_key from the classified events in `events` (a CTE) that are
-    in scope at as_of: counts, first/last times, points decayed to the activity's last event and to
+{#- One row per contact and activity_key from the classified events in `events` (a CTE or relation)
+    that are in scope at as_of: counts, first/last times, points decayed to the activity's last event and to
     the contact's last engagement (from `engagement`, a CTE of contact_id, last_engaged_at), and
     hand-raise times. Points are summed decayed to as_of and carried back to those times, so one
     hash aggregate does it (no per-contact window sorts over millions of events). Needs `settings`. -#}
@@ -80,7 +80,7 @@
         from {{ events }} as scoped
         cross join settings
         inner join {{ engagement }} on scoped.contact_id = {{ engagement }}.contact_id
-        where scoped.occurred_at <= settings.as_of
+        where scoped.activity_key is not null and scoped.occurred_at <= settings.as_of
         group by scoped.contact_id, scoped.activity_key
     ) as grouped
     cross join settings

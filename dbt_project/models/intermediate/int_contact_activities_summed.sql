@@ -23,18 +23,13 @@
                 from {{ this }} as built cross join {{ ref('int_scoring_settings') }} as settings
             )
         {% endif %}"],
-        post_hook=["create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)"]
+        post_hook=["create unique index if not exists {{ this.name }}_key_idx on {{ this }} (contact_id, activity_key)"]
     )
 }}
 
+{#- Events are read straight from the ref in each branch below (not through one shared CTE):
+    Postgres materializes a CTE used twice, which would copy every event before the indexes help. -#}
 with
-
-events as (
-
-    select * from {{ ref('int_events_classified') }}
-    where activity_key is not null
-
-),
 
 settings as (
 
@@ -56,16 +51,18 @@ settings as (
     -- after its as_of (two branches, so each uses its index)
     new_events as (
 
-        select events.* from events
+        select * from {{ ref('int_events_classified') }}
         where
-            loaded_at > (select last_loaded_at from previous)
+            activity_key is not null
+            and loaded_at > (select last_loaded_at from previous)
             and occurred_at <= (select as_of from settings)
 
         union all
 
-        select events.* from events
+        select * from {{ ref('int_events_classified') }}
         where
-            occurred_at > (select built_as_of from previous)
+            activity_key is not null
+            and occurred_at > (select built_as_of from previous)
             and occurred_at <= (select as_of from settings)
             and loaded_at <= (select last_loaded_at from previous)
 
@@ -102,7 +99,7 @@ settings as (
     -- the new last engagement lies before a stored event: its sum cannot be split, recompute
     recomputed_contacts as (
 
-        select events.contact_id from events
+        select contact_id from {{ ref('int_events_classified') }}
         where (select built_as_of from previous) is null
 
         union
@@ -196,9 +193,10 @@ settings as (
 
     recomputed_events as (
 
-        select events.*
-        from events
-        where events.contact_id in (select contact_id from recomputed_contacts)
+        select * from {{ ref('int_events_classified') }}
+        where
+            activity_key is not null
+            and contact_id in (select contact_id from recomputed_contacts)
 
     ),
 
@@ -224,13 +222,13 @@ settings as (
 {% else %}
     engagement as (
 
-        {{ last_engagements('events') }}
+        {{ last_engagements(ref('int_events_classified')) }}
 
     ),
 
     summed as (
 
-        {{ activity_sums('events', 'engagement') }}
+        {{ activity_sums(ref('int_events_classified'), 'engagement') }}
 
     ),
 {% endif %}
