@@ -37,6 +37,7 @@ bench-small: venv
 	$(BIN)/python -m bench.push_bench
 
 bench: venv
+	$(BIN)/python -m bench.run --contacts 100000 --events 2000000
 	$(BIN)/python -m bench.run --contacts 1000000 --events 20000000
 
 # -- the full stack without Docker: the services docker-compose.yml runs -------------------

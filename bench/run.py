@@ -296,6 +296,11 @@ def run(contacts: int, events: int, changed: int, new_events: int) -> dict[str, 
     results["hourly_cycle_excl_api_s"] = round(
         results["dbt_hourly_build_s"] + results["gx_gates_s"] + results["push_diff_s"], 2
     )
+    baseline = RESULTS / "bench_100000.json"
+    if contacts > 100_000 and baseline.exists():
+        small = json.loads(baseline.read_text())["hourly_cycle_excl_api_s"]
+        # target: at most 1.5x the 100k-contact cycle for the same delta
+        results["hourly_growth_vs_100k"] = round(results["hourly_cycle_excl_api_s"] / small, 2)
     results["peak_child_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     )

@@ -85,6 +85,7 @@ def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> No
 
 
 SCORES = {
+    "intermediate.int_contact_fit_signals": "contact_id, rule_group",
     "intermediate.int_contact_activities_scored": "contact_id, activity_key",
     "intermediate.int_contact_engagement_scored": "contact_id",
     "intermediate.int_lead_features": "contact_id",
@@ -122,8 +123,9 @@ def _scores(pg) -> dict[str, list]:
 
 
 def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
-    """Event scores are kept per contact and only changed contacts are recomputed each hour: the
-    result must equal a full rebuild at the same as_of, hour after hour and after a backfill."""
+    """Fit matches and event scores are kept per contact and only changed contacts are recomputed
+    each hour: the result must equal a full rebuild at the same as_of, hour after hour and after
+    a backfill."""
     ensure_schema(pg)
     hour = timedelta(hours=1)
     with open_connection(pg) as conn, conn.transaction():
@@ -148,6 +150,10 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         with open_connection(pg) as conn, conn.transaction():
             load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4)
                         + late[step], f"l{step + 1}")
+            # one contact changes job title each hour (its fit is matched again)
+            changed = _contact(step + 4, f"p{step + 4}@acme.example", "Student")
+            changed["updatedAt"] = (AS_OF + step * hour).isoformat()
+            load_objects(conn, "contacts", [changed], f"l{step + 1}")
         dbt_build(pg, AS_OF + step * hour)
         hourly = _scores(pg)
         dbt_build(pg, AS_OF + step * hour, full_refresh=True)

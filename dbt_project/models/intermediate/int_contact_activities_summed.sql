@@ -83,13 +83,16 @@ settings as (
             max(stored_engaged_at) as stored_engaged_at,
             greatest(max(stored_engaged_at), max(new_engaged_at)) as last_engaged_at
         from (
-            select contact_id, last_engaged_at as stored_engaged_at, null::timestamptz as new_engaged_at
+            select
+                contact_id,
+                last_engaged_at as stored_engaged_at,
+                null::timestamptz as new_engaged_at
             from stored
             union all
             select
                 contact_id,
-                null::timestamptz,
-                case when counts_as_engagement then occurred_at end
+                null::timestamptz as stored_engaged_at,
+                case when counts_as_engagement then occurred_at end as new_engaged_at
             from new_events
         ) as engaged
         group by contact_id
@@ -176,13 +179,13 @@ settings as (
             coalesce({{ decayed_points('folded.stored_points', 'folded.last_occurred_at - folded.stored_last_occurred_at') }}, 0)
             + coalesce({{ decayed_points('folded.new_points', 'folded.last_occurred_at - folded.new_last_occurred_at') }}, 0)
                 as points_at_last_occurrence,
-            case
-                -- the last engagement did not move: both sums are already decayed to it
-                when folded.last_engaged_at is not distinct from folded.stored_engaged_at
+            -- when the last engagement did not move, both sums are already decayed to it; when it
+            -- moved past every stored event (else the contact is recomputed), carry the stored sum
+            coalesce(folded.new_points_at_last_engagement, 0) + case
+                when folded.last_engaged_at is null or folded.last_engaged_at = folded.stored_engaged_at
                     then coalesce(folded.stored_points_at_last_engagement, 0)
-                -- it moved past every stored event (else recomputed): carry the stored sum to it
                 else coalesce({{ decayed_points('folded.stored_points', 'folded.last_engaged_at - folded.stored_last_occurred_at') }}, 0)
-            end + coalesce(folded.new_points_at_last_engagement, 0) as points_at_last_engagement,
+            end as points_at_last_engagement,
             folded.hand_raise_times,
             folded.rules_hash,
             folded.last_loaded_at

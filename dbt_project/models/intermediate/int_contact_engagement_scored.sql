@@ -1,10 +1,21 @@
 {#- Per contact with events: engagement score 0–100 at as_of (capped activity points + inactivity
     penalty, clamped), engagement/hand-raise timestamps and the event-based disqualification. -#}
+{#- int_contact_activities_scored is a view; each CTE below reads it directly so the filters on the two
+    small subsets (hand-raise and disqualifying activities) reach its table instead of a shared
+    materialized copy of every row. -#}
 with
 
-activities as (
+activity_totals as (
 
-    select * from {{ ref('int_contact_activities_scored') }}
+    select
+        contact_id,
+        max(last_engaged_at) as last_engaged_at,
+        max(last_occurred_at) filter (where is_hand_raise) as last_hand_raise_at,
+        max(last_occurred_at) filter (where disqualification_reason is not null) as event_disqualified_at,
+        sum(capped_points) as activity_points,
+        sum(capped_points_at_last_engagement) as activity_points_at_last_engagement
+    from {{ ref('int_contact_activities_scored') }}
+    group by contact_id
 
 ),
 
@@ -14,27 +25,42 @@ settings as (
 
 ),
 
-event_facts as (
+recent_hand_raises as (
 
     select
         activities.contact_id,
-        max(activities.last_engaged_at) as last_engaged_at,
-        max(activities.last_occurred_at) filter (where activities.is_hand_raise) as last_hand_raise_at,
-        min(hand_raise.occurred_at) filter (
-            where hand_raise.occurred_at >= settings.as_of - make_interval(days => cast(settings.sql_hand_raise_window_days as integer))
-        ) as first_recent_hand_raise_at,
-        (
-            array_agg(activities.disqualification_reason order by activities.last_occurred_at desc, activities.activity_key desc)
-            filter (where activities.disqualification_reason is not null)
-        )[1] as event_disqualification_reason,
-        max(activities.last_occurred_at) filter (where activities.disqualification_reason is not null) as event_disqualified_at
-    from activities
+        min(cast(hand_raise.occurred_at as timestamp with time zone)) as first_recent_hand_raise_at
+    from {{ ref('int_contact_activities_scored') }} as activities
+    cross join jsonb_array_elements_text(activities.hand_raise_times) as hand_raise (occurred_at)
     cross join settings
-    left join lateral (
-        select cast(hand_raise_time as timestamp with time zone) as occurred_at
-        from jsonb_array_elements_text(activities.hand_raise_times) as hand_raise_time
-    ) as hand_raise on true
+    where
+        activities.hand_raise_times is not null
+        and cast(hand_raise.occurred_at as timestamp with time zone)
+        >= settings.as_of - make_interval(days => cast(settings.sql_hand_raise_window_days as integer))
     group by activities.contact_id
+
+),
+
+disqualifications as (
+
+    select distinct on (contact_id)
+        contact_id,
+        disqualification_reason
+    from {{ ref('int_contact_activities_scored') }}
+    where disqualification_reason is not null
+    order by contact_id asc, last_occurred_at desc, activity_key desc
+
+),
+
+event_facts as (
+
+    select
+        activity_totals.*,
+        recent_hand_raises.first_recent_hand_raise_at,
+        disqualifications.disqualification_reason as event_disqualification_reason
+    from activity_totals
+    left join recent_hand_raises on activity_totals.contact_id = recent_hand_raises.contact_id
+    left join disqualifications on activity_totals.contact_id = disqualifications.contact_id
 
 ),
 
@@ -54,25 +80,14 @@ inactivity as (
 
 ),
 
-activity_totals as (
-
-    select
-        contact_id,
-        sum(capped_points) as activity_points,
-        sum(capped_points_at_last_engagement) as activity_points_at_last_engagement
-    from activities
-    group by contact_id
-
-),
-
 final as (
 
     select
         event_facts.contact_id,
-        cast({{ clamp('round(coalesce(activity_totals.activity_points, 0) + inactivity.points)') }} as integer) as engagement_score,
-        cast({{ clamp('round(coalesce(activity_totals.activity_points_at_last_engagement, 0))') }} as integer)
+        cast({{ clamp('round(coalesce(event_facts.activity_points, 0) + inactivity.points)') }} as integer) as engagement_score,
+        cast({{ clamp('round(coalesce(event_facts.activity_points_at_last_engagement, 0))') }} as integer)
             as engagement_score_at_last_engagement,
-        round(coalesce(activity_totals.activity_points, 0), 4) as activity_points,
+        round(coalesce(event_facts.activity_points, 0), 4) as activity_points,
         inactivity.points as inactivity_points,
         event_facts.last_engaged_at,
         event_facts.last_hand_raise_at,
@@ -81,7 +96,6 @@ final as (
         event_facts.event_disqualification_reason,
         event_facts.event_disqualified_at
     from event_facts
-    left join activity_totals on event_facts.contact_id = activity_totals.contact_id
     inner join inactivity on event_facts.contact_id = inactivity.contact_id
 
 )

@@ -1,9 +1,62 @@
-{#- One row per contact and fit rule_group: the matching fit rule with the lowest priority. -#}
+{#- One row per contact and fit rule_group: the matching fit rule with the lowest priority.
+    Incremental per contact: every row carries a hash of the contact's fit attributes, and only
+    contacts whose hash changed (or that have no row yet) are matched again, since regex matching a
+    million contacts against the rules every hour is the costly part. The pre-hook drops contacts
+    that left int_contacts_enriched and empties the table when the rules change. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='contact_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        pre_hook=["{% if is_incremental() %}
+            delete from {{ this }} as stale
+            where
+                (select bool_or(stored.rules_hash <> settings.rules_hash)
+                 from {{ this }} as stored cross join {{ ref('int_scoring_settings') }} as settings)
+                or not exists (
+                    select from {{ ref('int_contacts_enriched') }} as contacts
+                    where contacts.contact_id = stale.contact_id
+                )
+        {% endif %}"],
+        post_hook=["create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)"]
+    )
+}}
+
 with
+
+enriched as (
+
+    select
+        *,
+        md5(row(
+            industry, number_of_employees, country, job_title, email_domain,
+            email, last_name, phone, company_name, website
+        )::text) as fit_input_hash
+    from {{ ref('int_contacts_enriched') }}
+
+),
+
+settings as (
+
+    select * from {{ ref('int_scoring_settings') }}
+
+),
 
 contacts as (
 
-    select * from {{ ref('int_contacts_enriched') }}
+    select enriched.*
+    from enriched
+    {% if is_incremental() %}
+        left join lateral (
+            select stored.fit_input_hash
+            from {{ this }} as stored
+            where stored.contact_id = enriched.contact_id
+            order by stored.rule_group
+            limit 1
+        ) as stored on true
+        where stored.fit_input_hash is distinct from enriched.fit_input_hash
+    {% endif %}
 
 ),
 
@@ -70,17 +123,21 @@ matched as (
 
 final as (
 
-    select distinct on (contact_id, rule_group)
-        contact_id,
-        rule_group,
-        rule_id,
-        attribute,
-        points,
-        priority,
-        disqualification_reason,
-        label
+    select distinct on (matched.contact_id, matched.rule_group)
+        matched.contact_id,
+        matched.rule_group,
+        matched.rule_id,
+        matched.attribute,
+        matched.points,
+        matched.priority,
+        matched.disqualification_reason,
+        matched.label,
+        contacts.fit_input_hash,
+        settings.rules_hash
     from matched
-    order by contact_id asc, rule_group asc, priority asc, rule_id asc
+    inner join contacts on matched.contact_id = contacts.contact_id
+    cross join settings
+    order by matched.contact_id asc, matched.rule_group asc, matched.priority asc, matched.rule_id asc
 
 )
 
