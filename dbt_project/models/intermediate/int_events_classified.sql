@@ -48,31 +48,37 @@ settings as (
 
 ),
 
+-- the best rule per event in a lateral subquery: a `distinct on (event_id)` over the join
+-- would sort every event by its id
 matched as (
 
-    select distinct on (events.event_id)
+    select
         events.event_id,
         events.object_id as contact_id,
         events.event_type,
         events.occurred_at,
         events.loaded_at,
-        activity_rules.activity_key,
-        activity_rules.label,
-        activity_rules.points,
-        activity_rules.cap_points,
-        activity_rules.decays,
-        activity_rules.is_hand_raise,
-        activity_rules.counts_as_engagement,
-        activity_rules.disqualification_reason
+        best_rule.activity_key,
+        best_rule.label,
+        best_rule.points,
+        best_rule.cap_points,
+        best_rule.decays,
+        best_rule.is_hand_raise,
+        best_rule.counts_as_engagement,
+        best_rule.disqualification_reason
     from events
-    left join activity_rules
-        on
+    left join lateral (
+        select activity_rules.*
+        from activity_rules
+        where
             events.event_type = activity_rules.event_type
             and (
                 activity_rules.property_name is null
                 or coalesce(events.event_properties ->> activity_rules.property_name, '') ~* coalesce(activity_rules.property_pattern, '')
             )
-    order by events.event_id asc, activity_rules.priority asc nulls last, activity_rules.activity_key asc
+        order by activity_rules.priority asc, activity_rules.activity_key asc
+        limit 1
+    ) as best_rule on true
 
 ),
 
