@@ -193,6 +193,9 @@ def _stage_lines(cur: psycopg.Cursor, lines: list[bytes]) -> None:
     )
     with cur.copy("copy _stage_objects (id, record, hash, updated_at, archived) from stdin") as cp:
         cp.write(b"".join(lines))
+    # A temp table has no statistics: without them the planner guesses ~50k rows and hashes the
+    # whole raw table for every batch instead of probing its primary key 5,000 times.
+    cur.execute("analyze _stage_objects")
 
 
 def load_objects(
@@ -228,8 +231,9 @@ def load_objects(
 
 
 def load_events(conn: psycopg.Connection, records: Sequence[Any], load_id: str) -> LoadStats:
-    """Insert marketing events; events are immutable, so a known id is skipped before its JSON
-    is parsed, and a repeat within the batch by the primary key (no sort)."""
+    """Insert marketing events; events are immutable, so the primary key skips a known id or a
+    repeat within the batch (no sort; a `not exists` pre-check cost more than the JSON parse
+    it saved: 200k events 1.6 s vs 0.9 s)."""
     lines, bad = _split(records, _event_line)
     with conn.cursor() as cur:
         cur.execute(
@@ -249,7 +253,6 @@ def load_events(conn: psycopg.Connection, records: Sequence[Any], load_id: str) 
             select s.id, s.event_type, s.object_type, s.object_id, s.occurred_at,
                 s.record::jsonb, %(load_id)s
             from _stage_events as s
-            where not exists (select from raw.hubspot_events as e where e.id = s.id)
             on conflict (id) do nothing
             """,
             {"load_id": load_id},
