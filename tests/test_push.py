@@ -275,7 +275,8 @@ def test_a_push_killed_mid_run_then_rerun_sends_each_change_once_and_ends_like_a
     assert 300 <= done < n and in_flight > 0
 
     sandbox.config = SandboxConfig(token=TOKEN, error_rate_5xx=0.03)
-    rerun = push.push(mart, hs, "rerun", PushOptions(workers=2))
+    # the killed run's last request may still land (40 ms latency): recovery waits 1 s for it
+    rerun = push.push(mart, hs, "rerun", PushOptions(workers=2, inflight_settle_s=1.0))
     assert rerun.failed == 0
     print(f"killed after {done} rows with {in_flight} in flight; rerun {rerun.as_dict()}")
     assert rerun.changed == n - done - rerun.recovered

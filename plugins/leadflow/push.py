@@ -149,6 +149,10 @@ class PushOptions:
     reset_targets: dict[str, str] = field(default_factory=lambda: {"nurture": "lead"})
     # Batches in flight at once; they share the token's rate budget.
     workers: int = 4
+    # A dead run's last requests can still be applied by the CRM after it died; recovery waits
+    # until its in-flight marks are this old before reading them back, so such a request is not
+    # sent twice (a re-run after a kill is usually Airflow's retry, minutes later anyway).
+    inflight_settle_s: float = 30.0
 
     @classmethod
     def load(cls, extra: dict[str, Any] | None = None) -> PushOptions:
@@ -434,7 +438,7 @@ def push(
     with HubSpotClient(hs) as client, open_connection(pg) as read, open_connection(pg) as write:
         write.autocommit = True
         rules = CrmRules.from_definitions(ensure_properties(client))
-        _recover_inflight(client, write, run_id, rules, stats)
+        _recover_inflight(client, write, run_id, rules, stats, options.inflight_settle_s)
         with ThreadPoolExecutor(max_workers=options.workers) as pool:
             pending: dict[Future[_Outcome], list[PushPlan]] = {}
             batch: list[PushPlan] = []
@@ -669,6 +673,7 @@ def _recover_inflight(
     run_id: str,
     rules: CrmRules,
     stats: PushStats,
+    settle_s: float,
 ) -> None:
     """Rows a dead run sent without hearing back: record those the CRM already holds."""
     rows = conn.execute(
@@ -676,6 +681,14 @@ def _recover_inflight(
     ).fetchall()
     if not rows:
         return
+    wait_s = conn.execute(
+        "select extract(epoch from max(marked_at) + make_interval(secs => %s) - now())::float8"
+        " from leadflow.push_inflight",
+        (settle_s,),
+    ).fetchone()[0]
+    if wait_s > 0:
+        log.warning("waiting %.1f s for a dead push's last requests to settle", wait_s)
+        time.sleep(wait_s)
     confirmed: list[tuple[int, dict[str, Any], dict[str, str]]] = []
     for start in range(0, len(rows), BATCH_SIZE):
         chunk = rows[start : start + BATCH_SIZE]
