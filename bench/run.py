@@ -25,7 +25,7 @@ from leadflow.db import connect, ensure_schema, open_connection
 from leadflow.load import load_objects
 from leadflow.local import REPO_ROOT, start_embedded_postgres
 from leadflow.push import CHANGED_SQL
-from leadflow.transform import dbt_build
+from leadflow.transform import dbt_build, run_results_file
 
 RESULTS = REPO_ROOT / "bench" / "results"
 AS_OF = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -165,9 +165,7 @@ def _timed(label: str, results: dict[str, Any], fn: Callable[[], Any]) -> Any:
 
 def _slowest_nodes(top: int = 8) -> dict[str, float]:
     """The slowest dbt nodes of the last build (from run_results.json), for profiling."""
-    from leadflow.transform import project_dir
-
-    data = json.loads((project_dir() / "target" / "run_results.json").read_text())
+    data = json.loads(run_results_file().read_text())
     timed = sorted(data["results"], key=lambda r: r["execution_time"], reverse=True)[:top]
     return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in timed}
 

@@ -29,10 +29,15 @@ def _contact(cid: int, email: str, title: str) -> dict:
     }
 
 
-def _form(eid: str, cid: int, title: str, when: str) -> dict:
-    return {"id": eid, "objectType": "CONTACT", "objectId": str(cid),
-            "eventType": "e_submitted_form", "occurredAt": when,
-            "properties": {"hs_form_title": title}}
+def _event(eid: str, cid: int, kind: str, when: datetime | str,
+           properties: dict | None = None) -> dict:
+    occurred = when.isoformat() if isinstance(when, datetime) else when
+    return {"id": eid, "objectType": "CONTACT", "objectId": str(cid), "eventType": kind,
+            "occurredAt": occurred, "properties": properties or {}}
+
+
+def _form(eid: str, cid: int, title: str, when: datetime | str) -> dict:
+    return _event(eid, cid, "e_submitted_form", when, {"hs_form_title": title})
 
 
 @pytest.fixture
@@ -106,14 +111,8 @@ def _events(first: int, count: int, end: datetime, span_h: int, contacts: int = 
     for i in range(first, first + count):
         kind, props = KINDS[i % len(KINDS)] if i % 37 else KINDS[-1]
         at = end - timedelta(hours=(i * 7919) % span_h, minutes=i % 60)
-        events.append({"id": f"h{i}", "objectType": "CONTACT", "objectId": str(1 + i % contacts),
-                       "eventType": kind, "occurredAt": at.isoformat(), "properties": props})
+        events.append(_event(f"h{i}", 1 + i % contacts, kind, at, props))
     return events
-
-
-def _event(eid: str, cid: int, kind: str, at: datetime) -> dict:
-    return {"id": eid, "objectType": "CONTACT", "objectId": str(cid), "eventType": kind,
-            "occurredAt": at.isoformat(), "properties": {}}
 
 
 def _scores(pg) -> dict[str, list]:
@@ -134,8 +133,8 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         # 60 days of history; contacts 15 and 16 also have a demo request stamped after the
         # first build's as_of, which only the passing of time brings into scope
         load_events(conn, _events(0, 600, AS_OF, 60 * 24), "l1")
-        load_events(conn, [_form("f15", 15, "Demo request", (AS_OF + hour / 2).isoformat()),
-                           _form("f16", 16, "Demo request", (AS_OF + 1.5 * hour).isoformat()),
+        load_events(conn, [_form("f15", 15, "Demo request", AS_OF + hour / 2),
+                           _form("f16", 16, "Demo request", AS_OF + 1.5 * hour),
                            # 21 engaged 5 days ago and opened an email since; 22 only opened one
                            _event("v21", 21, "e_visited_page", AS_OF - 120 * hour),
                            _event("o21", 21, "e_opened_email", AS_OF - 24 * hour),
@@ -144,7 +143,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
 
     late = {  # engagement arriving late: after 22's last event, between 21's events
         1: [_event("v22", 22, "e_visited_page", AS_OF + hour / 2)],
-        2: [_form("d21", 21, "Demo request", (AS_OF - 48 * hour).isoformat())],
+        2: [_form("d21", 21, "Demo request", AS_OF - 48 * hour)],
     }
     for step in (1, 2):
         with open_connection(pg) as conn, conn.transaction():

@@ -63,10 +63,16 @@ def dbt_build(
     return counts
 
 
-def _run_results(project: Path) -> tuple[dict[str, Any], list[str]]:
+def run_results_file(project: Path | None = None) -> Path:
+    """Where dbt wrote the last invocation's run_results.json (DBT_TARGET_PATH honoured)."""
+    project = project or project_dir()
     target = Path(os.environ.get("DBT_TARGET_PATH", project / "target"))
     path = target if target.is_absolute() else project / target
-    results_file = path / "run_results.json"
+    return path / "run_results.json"
+
+
+def _run_results(project: Path) -> tuple[dict[str, Any], list[str]]:
+    results_file = run_results_file(project)
     if not results_file.exists():
         return {}, []
     data = json.loads(results_file.read_text())
