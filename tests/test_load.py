@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import psycopg
 
 from leadflow.db import ensure_schema, open_connection
-from leadflow.load import load_events, load_objects, replace_associations
+from leadflow.load import LoadStats, load_events, load_objects, replace_associations
 
 
 def _contact(cid: object, updated: str = "2026-11-20T10:00:00.000Z", **props: str) -> dict:
@@ -118,6 +121,35 @@ def test_events_are_inserted_once(pg) -> None:
         first = load_events(conn, [*events, bad], "l1")
         second = load_events(conn, events, "l2")
     assert (first.changed, first.quarantined, second.changed) == (100, 1, 0)
+
+
+def test_events_repeated_in_a_batch_or_loaded_concurrently_are_stored_once(pg) -> None:
+    ensure_schema(pg)
+    event = {
+        "id": "e1",
+        "objectType": "CONTACT",
+        "objectId": "1",
+        "eventType": "e_visited_page",
+        "occurredAt": "2026-11-20T10:00:00.000Z",
+    }
+    with (
+        open_connection(pg) as first,
+        open_connection(pg) as second,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        with first.transaction():
+            assert load_events(first, [event, event], "a").changed == 1
+            # A second loader of the same event waits on the first one's uncommitted row, then
+            # collides on commit; it falls back to skipping it instead of failing its batch.
+            racing = pool.submit(_load_in_transaction, second, [event], "b")
+            time.sleep(0.3)
+        assert racing.result(timeout=10).changed == 0
+        assert _count(first, "select count(*) from raw.hubspot_events") == 1
+
+
+def _load_in_transaction(conn: psycopg.Connection, events: list[dict], load_id: str) -> LoadStats:
+    with conn.transaction():
+        return load_events(conn, events, load_id)
 
 
 def test_associations_are_replaced_in_both_directions(pg) -> None:
