@@ -18,6 +18,12 @@
     end
 {%- endmacro %}
 
+{#- A float8 `expr` rounded to an integer, halves away from zero as numeric round() does (float8
+    round() goes to even); no numeric cast per row. -#}
+{% macro round_half_away(expr) -%}
+    cast(sign({{ expr }}) * floor(abs({{ expr }}) + 0.5) as integer)
+{%- endmacro %}
+
 {#- Per contact in `events` (a CTE or relation of classified events): the last event up to as_of
     that counts as engagement (null when none). Needs a `settings` CTE. -#}
 {% macro last_engagements(events) -%}

@@ -12,8 +12,8 @@ activity_totals as (
         max(last_engaged_at) as last_engaged_at,
         max(last_occurred_at) filter (where is_hand_raise) as last_hand_raise_at,
         max(last_occurred_at) filter (where disqualification_reason is not null) as event_disqualified_at,
-        sum(capped_points) as activity_points,
-        sum(capped_points_at_last_engagement) as activity_points_at_last_engagement
+        cast(sum(capped_points) as numeric) as activity_points,
+        cast(sum(capped_points_at_last_engagement) as numeric) as activity_points_at_last_engagement
     from {{ ref('int_contact_activities_scored') }}
     group by contact_id
 

@@ -52,7 +52,7 @@ unioned as (
         'engagement' as signal_category,
         activity_key as signal_key,
         label,
-        cast(round(capped_points) as integer) as points,
+        {{ round_half_away('capped_points') }} as points,
         event_count,
         last_occurred_at as signal_at
     from activities
