@@ -235,17 +235,15 @@ def _stage_lines(cur: psycopg.Cursor, lines: list[bytes]) -> None:
         cp.write(b"".join(lines))
 
 
-# The staged batch meets raw through `lateral (... limit 1)`, which the planner cannot turn into
-# a hash join: a temp table has no statistics, and a hash join would read all of raw for every
-# 5,000-row batch instead of probing its primary key once per staged row.
-
-
 def load_objects(
     conn: psycopg.Connection, stream: str, records: Sequence[Any] | Encoded, load_id: str
 ) -> LoadStats:
     """Upsert CRM objects into raw.hubspot_<stream>; newer `updatedAt` wins, archived wins ties.
 
-    Only rows whose hash differs from raw are cast to jsonb and written.
+    Only rows whose hash differs from raw are cast to jsonb and written. The staged batch meets
+    raw through `lateral (... limit 1)`, which the planner cannot turn into a hash join: the temp
+    table has no statistics, and a hash join would read all of raw for every batch instead of
+    probing its primary key once per staged row.
     """
     table = OBJECT_TABLES[stream]
     batch = records if isinstance(records, Encoded) else encode_objects(records)
