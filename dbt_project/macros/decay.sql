@@ -25,14 +25,18 @@
 {%- endmacro %}
 
 {#- Per contact in `events` (a CTE or relation of classified events): the last event up to as_of
-    that counts as engagement (null when none). Needs a `settings` CTE. -#}
+    that counts as engagement (null when none). Needs a `settings` CTE. as_of is checked in the
+    aggregate's filter, not in a where clause the planner could answer from the occurred_at index:
+    over 20M events that index scan took 61 s where a sequential scan takes a few. -#}
 {% macro last_engagements(events) -%}
     select
         engaging.contact_id,
-        max(engaging.occurred_at) filter (where engaging.counts_as_engagement) as last_engaged_at
+        max(engaging.occurred_at) filter (
+            where engaging.counts_as_engagement and engaging.occurred_at <= settings.as_of
+        ) as last_engaged_at
     from {{ events }} as engaging
     cross join settings
-    where engaging.activity_key is not null and engaging.occurred_at <= settings.as_of
+    where engaging.activity_key is not null
     group by engaging.contact_id
 {%- endmacro %}
 
