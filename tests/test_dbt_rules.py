@@ -156,10 +156,14 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         with open_connection(pg) as conn, conn.transaction():
             load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4)
                         + late[step], f"l{step + 1}")
-            # one contact changes job title each hour (its fit is matched again)
-            changed = _contact(step + 4, f"p{step + 4}@acme.example", "Student")
-            changed["updatedAt"] = (AS_OF + step * hour).isoformat()
-            load_objects(conn, "contacts", [changed], f"l{step + 1}")
+            # one contact changes job title each hour (its fit is matched again); in the second
+            # hour another loses every fit attribute, so no fit rule matches it any more
+            changed = [_contact(step + 4, f"p{step + 4}@acme.example", "Student")]
+            if step == 2:
+                changed.append({**changed[0], "id": "3", "properties": {"lifecyclestage": "lead"}})
+            for contact in changed:
+                contact["updatedAt"] = (AS_OF + step * hour).isoformat()
+            load_objects(conn, "contacts", changed, f"l{step + 1}")
         dbt_build(pg, AS_OF + step * hour)
         hourly = _scores(pg)
         dbt_build(pg, AS_OF + step * hour, full_refresh=True)

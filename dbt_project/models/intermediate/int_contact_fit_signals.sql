@@ -1,8 +1,9 @@
 {#- One row per contact and fit rule_group: the matching fit rule with the lowest priority.
     Incremental per contact: every row carries a hash of the contact's fit attributes, and only
-    contacts whose hash changed (or that have no row yet) are matched again, since regex matching a
-    million contacts against the rules every hour is the costly part. The pre-hook drops contacts
-    that left int_contacts_enriched and empties the table when the rules change. -#}
+    contacts without rows are matched again, since regex matching a million contacts against the
+    rules every hour is the costly part. The pre-hook makes that set right: it drops the rows of
+    contacts whose hash changed or that left int_contacts_enriched (a contact that now matches no
+    rule keeps none), and empties the table when the rules change. -#}
 {{
     config(
         materialized='incremental',
@@ -16,7 +17,9 @@
                  from {{ this }} as stored cross join {{ ref('int_scoring_settings') }} as settings)
                 or not exists (
                     select from {{ ref('int_contacts_enriched') }} as contacts
-                    where contacts.contact_id = stale.contact_id
+                    where
+                        contacts.contact_id = stale.contact_id
+                        and {{ fit_input_hash('contacts') }} = stale.fit_input_hash
                 )
         {% endif %}"],
         post_hook=["create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)"]
@@ -25,17 +28,6 @@
 
 with
 
-enriched as (
-
-    select
-        *,
-        md5(row(
-            industry, number_of_employees, country, job_title, email_domain,
-            email, last_name, phone, company_name, website
-        )::text) as fit_input_hash
-    from {{ ref('int_contacts_enriched') }}
-
-),
 
 settings as (
 
@@ -45,17 +37,15 @@ settings as (
 
 contacts as (
 
-    select enriched.*
-    from enriched
+    select
+        enriched.*,
+        {{ fit_input_hash('enriched') }} as fit_input_hash
+    from {{ ref('int_contacts_enriched') }} as enriched
     {% if is_incremental() %}
-        left join lateral (
-            select stored.fit_input_hash
-            from {{ this }} as stored
-            where stored.contact_id = enriched.contact_id
-            order by stored.rule_group
-            limit 1
-        ) as stored on true
-        where stored.fit_input_hash is distinct from enriched.fit_input_hash
+        where not exists (
+                select from {{ this }} as stored
+                where stored.contact_id = enriched.contact_id
+            )
     {% endif %}
 
 ),
