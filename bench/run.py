@@ -22,7 +22,7 @@ from typing import Any
 from leadflow import quality
 from leadflow.config import PostgresSettings
 from leadflow.db import connect, ensure_schema, open_connection
-from leadflow.load import load_objects
+from leadflow.load import load_objects, register_load
 from leadflow.local import REPO_ROOT, start_embedded_postgres
 from leadflow.push import CHANGED_SQL
 from leadflow.transform import dbt_build, run_results_file
@@ -175,6 +175,12 @@ def _execute(pg: PostgresSettings, sql: str, params: dict[str, Any]) -> None:
         conn.execute(sql, params)
 
 
+def _register_load(pg: PostgresSettings, load_id: str) -> None:
+    """As the extract does before its first batch, so the gates find the load's rows by time."""
+    with connect(pg) as conn:
+        register_load(conn, load_id)
+
+
 def _load_rate(pg: PostgresSettings, rows: int) -> dict[str, float]:
     """leadflow's COPY + upsert loader against a row-by-row insert baseline."""
     records = [
@@ -264,6 +270,7 @@ def run(contacts: int, events: int, changed: int, new_events: int) -> dict[str, 
         "delta_s",
         results,
         lambda: (
+            _register_load(pg, "delta"),
             _execute(pg, DELTA_CONTACTS_SQL, {**params, "changed": changed, "as_of": AS_OF}),
             _execute(
                 pg,

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
+import pytest
 
+from leadflow import quality
 from leadflow.db import ensure_schema, open_connection
-from leadflow.load import LoadStats, load_events, load_objects, replace_associations
+from leadflow.load import (
+    LoadStats,
+    load_events,
+    load_objects,
+    register_load,
+    replace_associations,
+)
 
 
 def _contact(cid: object, updated: str = "2026-11-20T10:00:00.000Z", **props: str) -> dict:
@@ -121,6 +131,46 @@ def test_events_are_inserted_once(pg) -> None:
         first = load_events(conn, [*events, bad], "l1")
         second = load_events(conn, events, "l2")
     assert (first.changed, first.quarantined, second.changed) == (100, 1, 0)
+
+
+def _events(prefix: str, n: int) -> list[dict]:
+    return [
+        {
+            "id": f"{prefix}{i}",
+            "objectType": "CONTACT",
+            "objectId": "1",
+            "eventType": "e_visited_page",
+            "occurredAt": "2026-11-20T10:00:00.000Z",
+        }
+        for i in range(n)
+    ]
+
+
+def test_a_load_gate_sees_every_row_of_its_load_and_no_other(
+    pg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate finds a load's rows from its registered start: rows that an earlier attempt of
+    the same interval wrote still count, rows of another load do not."""
+    suite = {
+        "name": "events_of_load",
+        "scope": "load",
+        "schema": "raw",
+        "table": "hubspot_events",
+        "expectations": [{"type": "expect_table_row_count_to_equal", "kwargs": {"value": 5}}],
+    }
+    (tmp_path / "events_of_load.json").write_text(json.dumps(suite))
+    monkeypatch.setenv("LEADFLOW_EXPECTATIONS_DIR", str(tmp_path))
+    ensure_schema(pg)
+    attempts = [("hour", _events("a", 3)), ("other", _events("o", 4)), ("hour", _events("b", 2))]
+    with open_connection(pg) as conn:
+        for load_id, events in attempts:
+            with conn.transaction():
+                register_load(conn, load_id)
+            with conn.transaction():
+                load_events(conn, events, load_id)
+    assert quality.validate(pg, "events_of_load", "t", load_id="hour").success
+    with pytest.raises(quality.QualityGateFailed, match="events_of_load"):
+        quality.validate(pg, "events_of_load", "t", load_id="other")
 
 
 def test_events_repeated_in_a_batch_or_loaded_concurrently_are_stored_once(pg) -> None:

@@ -48,6 +48,7 @@ from leadflow.load import (
     load_objects,
     merged_ids,
     record_merges,
+    register_load,
     replace_associations,
     retire_objects,
 )
@@ -165,6 +166,7 @@ def extract_stream(
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; expected one of {STREAMS}")
     with connect(pg) as conn:
+        register_load(conn, load_id)
         cursor = read_cursor(conn, stream)
     start, end = window_for(cursor, interval_start, interval_end)
     stats = LoadStats()

@@ -75,6 +75,13 @@ def batch_transaction(conn: psycopg.Connection) -> Iterator[None]:
         yield
 
 
+def register_load(conn: psycopg.Connection, load_id: str) -> None:
+    """Note when `load_id` first writes (see leadflow.loads); commit before its first batch."""
+    conn.execute(
+        "insert into leadflow.loads (load_id) values (%s) on conflict do nothing", (load_id,)
+    )
+
+
 def _bigint(value: Any, what: str) -> int:
     try:
         number = int(str(value))

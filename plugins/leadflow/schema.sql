@@ -59,6 +59,14 @@ create index if not exists hubspot_events_object_idx on raw.hubspot_events (obje
 create index if not exists hubspot_events_loaded_idx on raw.hubspot_events (_loaded_at);
 
 -- Pipeline bookkeeping.
+-- When each load id first wrote: an extract registers its load before its first batch (a re-run of
+-- the interval keeps the first time), so every row of a load has `_loaded_at` at or after it and a
+-- quality gate finds the load's rows through the `_loaded_at` index instead of scanning raw.
+create table if not exists leadflow.loads (
+    load_id text primary key,
+    started_at timestamptz not null default now()
+);
+
 create table if not exists leadflow.stream_state (
     stream text primary key,
     cursor_at timestamptz not null,
