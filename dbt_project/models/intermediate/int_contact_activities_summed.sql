@@ -23,7 +23,10 @@
                 from {{ this }} as built cross join {{ ref('int_scoring_settings') }} as settings
             )
         {% endif %}"],
-        post_hook=["create unique index if not exists {{ this.name }}_key_idx on {{ this }} (contact_id, activity_key)"]
+        post_hook=[
+            "create unique index if not exists {{ this.name }}_key_idx on {{ this }} (contact_id, activity_key)",
+            "{{ vacuum_hourly() }}"
+        ]
     )
 }}
 

@@ -22,7 +22,10 @@
                         and {{ fit_input_hash('contacts') }} = stale.fit_input_hash
                 )
         {% endif %}"],
-        post_hook=["create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)"]
+        post_hook=[
+            "create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)",
+            "{{ vacuum_hourly() }}"
+        ]
     )
 }}
 

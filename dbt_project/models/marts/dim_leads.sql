@@ -29,7 +29,7 @@ history_ordered as (
         lifecycle_stage_mapping.funnel_order
     from history
     left join lifecycle_stage_mapping on history.to_stage = lifecycle_stage_mapping.leadflow_stage
-    where history.observed_at <= (select max(qualification.as_of) from qualification)
+    where history.observed_at <= {{ as_of() }}  -- a literal: see fct_lead_sla
 
 ),
 

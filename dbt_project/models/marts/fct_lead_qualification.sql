@@ -57,8 +57,7 @@ latest_history as (
         history.to_stage,
         history.stage_entered_at
     from history
-    cross join settings
-    where history.observed_at <= settings.as_of
+    where history.observed_at <= {{ as_of() }}  -- a literal: see fct_lead_sla
     order by history.contact_id asc, history.observed_at desc
 
 ),
