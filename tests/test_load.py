@@ -14,6 +14,7 @@ from leadflow import quality
 from leadflow.db import ensure_schema, open_connection
 from leadflow.load import (
     LoadStats,
+    load_concurrently,
     load_events,
     load_objects,
     register_load,
@@ -200,6 +201,34 @@ def test_events_repeated_in_a_batch_or_loaded_concurrently_are_stored_once(pg) -
 def _load_in_transaction(conn: psycopg.Connection, events: list[dict], load_id: str) -> LoadStats:
     with conn.transaction():
         return load_events(conn, events, load_id)
+
+
+def test_batches_loaded_at_once_retry_a_collision_and_stop_at_an_error(pg) -> None:
+    """Two running batches that write the same record: the one that collides is re-run once
+    the other committed, and nothing is stored twice. Any other error stops the load."""
+    ensure_schema(pg)
+
+    def link(conn: psycopg.Connection, first: bool) -> bool:
+        replace_associations(conn, "contacts", "companies", [1], [(1, 10, 1)], "a")
+        if first:
+            time.sleep(0.3)  # the other batch now waits on this one's uncommitted rows
+        return first
+
+    assert load_concurrently(pg, [True, False], link) == [True, False]
+
+    def mark(conn: psycopg.Connection, n: int) -> int:
+        if n == 3:
+            raise ValueError("batch 3 is broken")
+        conn.execute("insert into marks values (%s)", (n,))
+        return n
+
+    with open_connection(pg) as conn:
+        assert _count(conn, "select count(*) from raw.hubspot_associations") == 2
+        conn.execute("create table marks (n integer)")
+        conn.commit()
+        with pytest.raises(ValueError, match="batch 3"):
+            load_concurrently(pg, range(10), mark)
+        assert 3 <= _count(conn, "select count(*) from marks") <= 4
 
 
 def test_associations_are_replaced_in_both_directions(pg) -> None:

@@ -36,14 +36,14 @@ from typing import Any
 import psycopg
 
 from leadflow.config import HubSpotSettings, PostgresSettings
-from leadflow.db import connect, open_connection
+from leadflow.db import connect
 from leadflow.hubspot import HubSpotClient, parse_ts
 from leadflow.load import (
     Encoded,
     LoadStats,
-    batch_transaction,
     encode_events,
     encode_objects,
+    load_concurrently,
     load_events,
     load_objects,
     merged_ids,
@@ -171,12 +171,18 @@ def extract_stream(
     start, end = window_for(cursor, interval_start, interval_end)
     stats = LoadStats()
     counts = {"archived": 0, "merged": 0}
-    with HubSpotClient(hs) as client, open_connection(pg) as conn:
+    with HubSpotClient(hs) as client:
         records, mode = _records(client, stream, start, end, full=cursor is None)
-        for batch, encoded in prefetched(_encoded(stream, _batches(records))):
-            with batch_transaction(conn):
-                _load_batch(conn, client, stream, batch, encoded, load_id, stats, counts)
-        with conn.transaction():
+        loaded = load_concurrently(
+            pg,
+            prefetched(_encoded(stream, _batches(records))),
+            lambda conn, item: _load_batch(conn, client, stream, *item, load_id),
+        )
+        for batch_stats, batch_counts in loaded:
+            stats.add(batch_stats)
+            for key, value in batch_counts.items():
+                counts[key] += value
+        with connect(pg) as conn:
             conn.execute(
                 """
                 insert into leadflow.stream_state (stream, cursor_at) values (%s, %s)
@@ -231,26 +237,26 @@ def _load_batch(
     batch: list[Any],
     encoded: Encoded,
     load_id: str,
-    stats: LoadStats,
-    counts: dict[str, int],
-) -> None:
-    """One transaction: objects, retirements, merges and associations of one batch."""
+) -> tuple[LoadStats, dict[str, int]]:
+    """One transaction: objects, retirements, merges and associations of one batch; its counts
+    are returned, not added up here, because a batch that collides with another is re-run."""
     if stream == "events":
-        stats.add(load_events(conn, encoded, load_id))
-        return
+        return load_events(conn, encoded, load_id), {}
     live = [t.record for t in batch if not t.archived]
     gone = [t.record for t in batch if t.archived]
-    stats.add(load_objects(conn, stream, encoded, load_id))
+    stats = load_objects(conn, stream, encoded, load_id)
+    counts: dict[str, int] = {}
     if gone:
         retired = retire_objects(conn, stream, gone, load_id)
         stats.add(retired)
-        counts["archived"] += retired.received - retired.quarantined
+        counts["archived"] = retired.received - retired.quarantined
     if stream == "contacts":
-        counts["merged"] += record_merges(
+        counts["merged"] = record_merges(
             conn, (pair for r in live for pair in merged_ids(r)), load_id
         )
     if stream in ASSOCIATIONS:
         _refresh_associations(conn, client, stream, live, _ids(gone), load_id)
+    return stats, counts
 
 
 def _records(

@@ -15,16 +15,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import psycopg
 
+from leadflow.config import PostgresSettings
+from leadflow.db import open_connection
+
 MAX_RECORD_BYTES = 1_000_000
+LOAD_CONNECTIONS = 2
+BATCH_ATTEMPTS = 3
+_BATCH_COLLISIONS = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.UniqueViolation,
+)
+B = TypeVar("B")
+R = TypeVar("R")
 MAX_BIGINT = 2**63 - 1
 
 OBJECT_TABLES = {
@@ -73,6 +88,63 @@ def batch_transaction(conn: psycopg.Connection) -> Iterator[None]:
     with conn.transaction():
         conn.execute("set local synchronous_commit = off")
         yield
+
+
+def load_concurrently(
+    pg: PostgresSettings,
+    batches: Iterable[B],
+    write: Callable[[psycopg.Connection, B], R],
+    connections: int = LOAD_CONNECTIONS,
+) -> list[R]:
+    """`write` each batch in its own transaction (batch_transaction), on `connections` at once.
+
+    With one connection Postgres idles while the next batch is handed over and COPYed; with two
+    it writes one batch while it parses the other (bench/load_bench.py on 2 cores: events 125k ->
+    165k rows/s, contacts 61k -> 90k). Batches commit in any order, which loses nothing: a
+    stream's cursor moves only after this returns. A record read twice can put two running
+    batches in each other's way (a deadlock, or a key the other just inserted); that batch is
+    retried once the other has committed. The first error stops new batches and is raised when
+    the running ones are done. Returns what `write` returned, in batch order.
+    """
+    idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
+    opened: list[psycopg.Connection] = []
+
+    def run(batch: B) -> R:
+        conn = idle.get()
+        try:
+            attempt = 1
+            while True:
+                try:
+                    with batch_transaction(conn):
+                        return write(conn, batch)
+                except _BATCH_COLLISIONS:
+                    if attempt == BATCH_ATTEMPTS:
+                        raise
+                    attempt += 1
+        finally:
+            idle.put(conn)
+
+    results: list[R] = []
+    try:
+        for _ in range(connections):
+            opened.append(open_connection(pg))
+            idle.put(opened[-1])
+        with ThreadPoolExecutor(connections, thread_name_prefix="leadflow-load") as pool:
+            running: deque[Future[R]] = deque()
+            try:
+                for batch in batches:
+                    if len(running) == connections:
+                        results.append(running.popleft().result())
+                    running.append(pool.submit(run, batch))
+                while running:
+                    results.append(running.popleft().result())
+            finally:
+                for future in running:
+                    future.cancel()
+    finally:
+        for conn in opened:
+            conn.close()
+    return results
 
 
 def register_load(conn: psycopg.Connection, load_id: str) -> None:
