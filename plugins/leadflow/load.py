@@ -99,12 +99,12 @@ def load_concurrently(
     """`write` each batch in its own transaction (batch_transaction), on `connections` at once.
 
     With one connection Postgres idles while the next batch is handed over and COPYed; with two
-    it writes one batch while it parses the other (bench/load_bench.py on 2 cores: events 125k ->
-    165k rows/s, contacts 61k -> 90k). Batches commit in any order, which loses nothing: a
-    stream's cursor moves only after this returns. A record read twice can put two running
-    batches in each other's way (a deadlock, or a key the other just inserted); that batch is
-    retried once the other has committed. The first error stops new batches and is raised when
-    the running ones are done. Returns what `write` returned, in batch order.
+    it writes one batch while it parses the other (bench/load_bench.py on 2 cores, first loads:
+    events 120-137k -> 110-158k rows/s, contacts 43-61k -> 64-88k). Batches commit in any order,
+    which loses nothing: a stream's cursor moves only after this returns. A record read twice can
+    put two running batches in each other's way (a deadlock, or a key the other just inserted);
+    that batch is retried once the other has committed. The first error stops new batches and is
+    raised when the running ones are done. Returns what `write` returned, in batch order.
     """
     idle: queue.SimpleQueue[psycopg.Connection] = queue.SimpleQueue()
     opened: list[psycopg.Connection] = []
