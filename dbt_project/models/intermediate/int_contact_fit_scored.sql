@@ -8,12 +8,6 @@ contacts as (
 
 ),
 
-fit_signals as (
-
-    select * from {{ ref('int_contact_fit_signals') }}
-
-),
-
 fit_grades as (
 
     select * from {{ ref('fit_grades') }}
@@ -22,15 +16,25 @@ fit_grades as (
 
 signal_totals as (
 
+    -- The sum is a hash aggregate and the reason (below) a pick among the few disqualifying rows:
+    -- one ordered aggregate for both sorted all 8.5M signals at 1M contacts (the model: 6.7 s ->
+    -- 3.9 s). Each reads the table itself: a CTE read twice would be copied first.
     select
         contact_id,
-        sum(points) as fit_points,
-        (
-            array_agg(disqualification_reason order by priority asc, rule_id asc)
-            filter (where disqualification_reason is not null)
-        )[1] as fit_disqualification_reason
-    from fit_signals
+        sum(points) as fit_points
+    from {{ ref('int_contact_fit_signals') }}
     group by contact_id
+
+),
+
+fit_disqualifications as (
+
+    select distinct on (contact_id)
+        contact_id,
+        disqualification_reason
+    from {{ ref('int_contact_fit_signals') }}
+    where disqualification_reason is not null
+    order by contact_id asc, priority asc, rule_id asc
 
 ),
 
@@ -40,9 +44,10 @@ scored as (
         contacts.contact_id,
         coalesce(signal_totals.fit_points, 0) as fit_points,
         cast({{ clamp('coalesce(signal_totals.fit_points, 0)') }} as integer) as fit_score,
-        signal_totals.fit_disqualification_reason
+        fit_disqualifications.disqualification_reason as fit_disqualification_reason
     from contacts
     left join signal_totals on contacts.contact_id = signal_totals.contact_id
+    left join fit_disqualifications on contacts.contact_id = fit_disqualifications.contact_id
 
 ),
 
