@@ -90,6 +90,7 @@ def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> No
 
 
 SCORES = {
+    "staging.stg_hubspot__contacts": "contact_id",
     "intermediate.int_contact_fit_signals": "contact_id, rule_group",
     "intermediate.int_contact_activities_scored": "contact_id, activity_key",
     "intermediate.int_contact_engagement_scored": "contact_id",
