@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from leadflow.config import PostgresSettings
 from leadflow.db import connect
 
@@ -114,14 +116,12 @@ def _load_query(pg: PostgresSettings, spec: dict[str, Any], load_id: str) -> str
         row = conn.execute(
             "select started_at from leadflow.loads where load_id = %s", (load_id,)
         ).fetchone()
-    query = f"select * from {spec['schema']}.{spec['table']} where _load_id = {_literal(load_id)}"
-    if row is not None:
-        query += f" and _loaded_at >= {_literal(row[0].isoformat())}"
-    return query
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+        query = sql.SQL("select * from {} where _load_id = {}").format(
+            sql.Identifier(spec["schema"], spec["table"]), sql.Literal(load_id)
+        )
+        if row is not None:
+            query = sql.SQL("{} and _loaded_at >= {}").format(query, sql.Literal(row[0]))
+        return query.as_string(conn)
 
 
 def _run_gx(pg: PostgresSettings, spec: dict[str, Any]) -> SuiteResult:
