@@ -31,6 +31,9 @@ from leadflow.config import PostgresSettings
 from leadflow.db import open_connection
 
 MAX_RECORD_BYTES = 1_000_000
+MAX_BIGINT = 2**63 - 1
+
+# Batches written at once, and how often a batch that collided with another is tried.
 LOAD_CONNECTIONS = 2
 BATCH_ATTEMPTS = 3
 _BATCH_COLLISIONS = (
@@ -40,7 +43,6 @@ _BATCH_COLLISIONS = (
 )
 B = TypeVar("B")
 R = TypeVar("R")
-MAX_BIGINT = 2**63 - 1
 
 OBJECT_TABLES = {
     "contacts": "raw.hubspot_contacts",
@@ -78,7 +80,7 @@ class Encoded:
 
 
 @contextmanager
-def batch_transaction(conn: psycopg.Connection) -> Iterator[None]:
+def _batch_transaction(conn: psycopg.Connection) -> Iterator[None]:
     """One batch's transaction, committed without waiting for its WAL flush.
 
     Safe for loads: WAL replays in order, so a crash loses only a suffix of commits, and a
@@ -96,7 +98,7 @@ def load_concurrently(
     write: Callable[[psycopg.Connection, B], R],
     connections: int = LOAD_CONNECTIONS,
 ) -> list[R]:
-    """`write` each batch in its own transaction (batch_transaction), on `connections` at once.
+    """`write` each batch in its own transaction (_batch_transaction), on `connections` at once.
 
     With one connection Postgres idles while the next batch is handed over and COPYed; with two
     it writes one batch while it parses the other (bench/load_bench.py on 2 cores, first loads:
@@ -115,7 +117,7 @@ def load_concurrently(
             attempt = 1
             while True:
                 try:
-                    with batch_transaction(conn):
+                    with _batch_transaction(conn):
                         return write(conn, batch)
                 except _BATCH_COLLISIONS:
                     if attempt == BATCH_ATTEMPTS:

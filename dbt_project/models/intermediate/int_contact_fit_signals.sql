@@ -31,7 +31,6 @@
 
 with
 
-
 settings as (
 
     select * from {{ ref('int_scoring_settings') }}
