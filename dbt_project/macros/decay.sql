@@ -104,3 +104,16 @@
         from jsonb_array_elements({{ times }}) as event_time
     )
 {%- endmacro %}
+
+{#- The inactivity penalty at as_of of a contact with events whose last engagement was
+    `last_engaged_at` (null: never), for the engagement score and for the signal that explains it.
+    Needs `settings`. -#}
+{% macro inactivity_points(last_engaged_at) -%}
+    case
+        when
+            {{ last_engaged_at }} is null
+            or {{ last_engaged_at }} < settings.as_of - make_interval(days => cast(settings.inactivity_after_days as integer))
+            then settings.inactivity_points
+        else 0
+    end
+{%- endmacro %}

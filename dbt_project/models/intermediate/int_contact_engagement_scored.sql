@@ -68,13 +68,7 @@ inactivity as (
 
     select
         event_facts.contact_id,
-        case
-            when
-                event_facts.last_engaged_at is null
-                or event_facts.last_engaged_at < settings.as_of - make_interval(days => cast(settings.inactivity_after_days as integer))
-                then settings.inactivity_points
-            else 0
-        end as points
+        {{ inactivity_points('event_facts.last_engaged_at') }} as points
     from event_facts
     cross join settings
 

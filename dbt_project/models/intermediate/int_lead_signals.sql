@@ -21,9 +21,15 @@ activities as (
 
 ),
 
-engagement as (
+-- the contact's last engagement is on each of its activities: taken from there, not from
+-- int_contact_engagement_scored, the ranking in int_lead_reasons need not wait for that model
+last_engagements as (
 
-    select * from {{ ref('int_contact_engagement_scored') }}
+    select
+        contact_id,
+        max(last_engaged_at) as last_engaged_at
+    from {{ ref('int_contact_activities_scored') }}
+    group by contact_id
 
 ),
 
@@ -60,16 +66,15 @@ unioned as (
     union all
 
     select
-        engagement.contact_id,
+        last_engagements.contact_id,
         'engagement' as signal_category,
         'inactivity' as signal_key,
         'no engagement for ' || settings.inactivity_after_days || '+ days' as label,
-        cast(engagement.inactivity_points as integer) as points,
+        cast({{ inactivity_points('last_engagements.last_engaged_at') }} as integer) as points,
         cast(null as bigint) as event_count,
-        engagement.last_engaged_at as signal_at
-    from engagement
+        last_engagements.last_engaged_at as signal_at
+    from last_engagements
     cross join settings
-    where engagement.inactivity_points <> 0
 
 ),
 

@@ -1,6 +1,6 @@
 {#- One row: every scoring setting as a column, the run's as_of, and a fingerprint of all rule seeds.
-    Any edit to any rules seed changes rules_hash, which makes the incremental event classification
-    reprocess every event (all other scoring models are rebuilt in full on every run). -#}
+    Any edit to any rules seed changes rules_hash, which makes the incremental scoring models start
+    over (see dbt_project/README.md, "Changing scoring rules"). -#}
 with
 
 settings as (

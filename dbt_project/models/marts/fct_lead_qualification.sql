@@ -20,9 +20,9 @@ history as (
 
 ),
 
-signals as (
+reasons as (
 
-    select * from {{ ref('int_lead_signals') }}
+    select * from {{ ref('int_lead_reasons') }}
 
 ),
 
@@ -59,23 +59,6 @@ latest_history as (
     from history
     where history.observed_at <= {{ as_of() }}  -- a literal: see fct_lead_sla
     order by history.contact_id asc, history.observed_at desc
-
-),
-
-reasons as (
-
-    select
-        contact_id,
-        left(
-            string_agg(
-                signal_text, '; '
-                order by case when direction = 'positive' then 0 else 1 end asc, signal_rank asc
-            ),
-            500
-        ) as leadflow_reasons
-    from signals
-    where (direction = 'positive' and signal_rank <= 4) or (direction = 'negative' and signal_rank <= 3)
-    group by contact_id
 
 ),
 
