@@ -14,7 +14,11 @@
     Hourly builds plan without nested loops (set local: this model's transaction only). Otherwise
     the planner fetched the stored rows of the contacts with new events through the key index,
     one contact at a time in random heap order: 5.3 s for 1.1M rows at 1M contacts, where a scan
-    of the table and a hash join take 1.1 s (the whole select: 14.1 s -> 8.5 s). -#}
+    of the table and a hash join take 1.1 s (the whole select: 14.1 s -> 8.5 s).
+
+    No unique index: its upkeep cost about 5 s of an hourly build's insert at 1M contacts (5.8 s
+    with it, 0.9 s without). tests/assert_activity_sums_one_row_per_activity checks the grain of
+    the rows each build writes instead. -#}
 {{
     config(
         materialized='incremental',
@@ -29,10 +33,7 @@
                 from {{ this }} as built cross join {{ ref('int_scoring_settings') }} as settings
             )
         {% endif %}"],
-        post_hook=[
-            "create unique index if not exists {{ this.name }}_key_idx on {{ this }} (contact_id, activity_key)",
-            "{{ vacuum_hourly() }}"
-        ]
+        post_hook=["{{ vacuum_hourly() }}"]
     )
 }}
 
@@ -256,8 +257,3 @@ final as (
 )
 
 select * from final
-{#- In key order, an hourly batch's rows reach the unique index in runs instead of at random: its
-    insert into the table took 6 s instead of 10 s for 1.1M rows at 1M contacts. -#}
-{% if is_incremental() %}
-    order by contact_id, activity_key
-{% endif %}
