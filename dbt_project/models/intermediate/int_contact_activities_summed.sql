@@ -16,9 +16,11 @@
     one contact at a time in random heap order: 5.3 s for 1.1M rows at 1M contacts, where a scan
     of the table and a hash join take 1.1 s (the whole select: 14.1 s -> 8.5 s).
 
-    No unique index: its upkeep cost about 5 s of an hourly build's insert at 1M contacts (5.8 s
-    with it, 0.9 s without). tests/assert_activity_sums_one_row_per_activity checks the grain of
-    the rows each build writes instead. -#}
+    One row per contact and activity by construction: each branch groups by that key, folding
+    joins on it, and a contact is either folded or recomputed. No unique index checks it at run
+    time: its upkeep was most of an hourly insert at 1M contacts (5.8 s with it, 0.9 s without),
+    and a data test would scan the whole table on the critical path. tests/test_dbt_rules.py
+    compares hourly builds with full rebuilds, where a duplicate row shows. -#}
 {{
     config(
         materialized='incremental',
