@@ -1,21 +1,23 @@
 {#- points * 0.5 ^ (age / half_life_days) when the row's rule decays, else points; `age` is an
     interval expression and the row must carry `decays` and `half_life_days`. float8 on purpose:
-    numeric power() is about ten times slower over millions of events. -#}
+    numeric power() is about ten times slower over millions of events, and date_part() returns
+    float8 where extract() computes a numeric (6M rows: 0.7 s against 1.3 s). -#}
 {% macro decayed_points(points, age) -%}
     case
         when decays
-            then {{ points }} * power(0.5::float8, extract(epoch from ({{ age }}))::float8 / 86400.0 / half_life_days::float8)
+            then {{ points }} * power(0.5::float8, date_part('epoch', {{ age }}) / 86400.0 / half_life_days::float8)
         else {{ points }}
     end
 {%- endmacro %}
 
-{#- `expr` capped at ±cap_points (no cap when the row's cap_points is null). -#}
+{#- `expr` capped at ±cap_points (no cap when the row's cap_points is null; cap_points >= 0, a seed
+    test). `expr` appears once: a decayed sum is a power() call, and the planner inlines every
+    occurrence of it (three in a case form, evaluated twice per row). -#}
 {% macro capped(expr) -%}
-    case
-        when cap_points is null then {{ expr }}
-        when {{ expr }} >= 0 then least({{ expr }}, cap_points)
-        else greatest({{ expr }}, -cap_points)
-    end
+    least(
+        greatest({{ expr }}, -coalesce(cast(cap_points as float8), 'Infinity')),
+        coalesce(cast(cap_points as float8), 'Infinity')
+    )
 {%- endmacro %}
 
 {#- A float8 `expr` rounded to an integer, halves away from zero as numeric round() does (float8
@@ -105,14 +107,18 @@
     )
 {%- endmacro %}
 
+{#- A contact whose last engagement lies before this time (or who never engaged) is inactive at
+    as_of. Needs `settings`. -#}
+{% macro inactivity_cutoff() -%}
+    settings.as_of - make_interval(days => cast(settings.inactivity_after_days as integer))
+{%- endmacro %}
+
 {#- The inactivity penalty at as_of of a contact with events whose last engagement was
     `last_engaged_at` (null: never), for the engagement score and for the signal that explains it.
     Needs `settings`. -#}
 {% macro inactivity_points(last_engaged_at) -%}
     case
-        when
-            {{ last_engaged_at }} is null
-            or {{ last_engaged_at }} < settings.as_of - make_interval(days => cast(settings.inactivity_after_days as integer))
+        when {{ last_engaged_at }} is null or {{ last_engaged_at }} < {{ inactivity_cutoff() }}
             then settings.inactivity_points
         else 0
     end

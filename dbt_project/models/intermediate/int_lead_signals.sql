@@ -1,13 +1,9 @@
 {#- Explainability: every fit rule, engagement activity (decayed, capped points) and inactivity penalty
     that contributed points, ranked per contact (positives by points desc, negatives by points asc),
-    with a short display text such as "+30 demo request (2026-11-20)". -#}
+    with a short display text such as "+30 demo request (2026-11-20)". Every contact with signals,
+    archived ones too (their events are still classified): readers keep the live contacts, since
+    joining them here would cost a hash join of all 15M signals at 1M contacts. -#}
 with
-
-contacts as (
-
-    select * from {{ ref('int_contacts_enriched') }}
-
-),
 
 fit_signals as (
 
@@ -15,27 +11,44 @@ fit_signals as (
 
 ),
 
+-- offset 0 is a planner fence, not a row limit: capped_points is a power() call per row, and
+-- with this subquery inlined it would be evaluated at each of its four mentions below (rounded
+-- twice, in the select and in the points filter)
 activities as (
-
-    select * from {{ ref('int_contact_activities_scored') }}
-
-),
-
--- the contact's last engagement is on each of its activities: taken from there, not from
--- int_contact_engagement_scored, the ranking in int_lead_reasons need not wait for that model
-last_engagements as (
 
     select
         contact_id,
-        max(last_engaged_at) as last_engaged_at
+        activity_key,
+        label,
+        capped_points,
+        event_count,
+        last_occurred_at
     from {{ ref('int_contact_activities_scored') }}
-    group by contact_id
+    offset 0  -- noqa: AM09
 
 ),
 
 settings as (
 
     select * from {{ ref('int_scoring_settings') }}
+
+),
+
+-- every activity row of a contact carries the contact's last engagement (see
+-- int_contact_activities_summed), so only the rows of inactive contacts are grouped. The cutoff
+-- is a scalar subquery, so the scan compares with a constant instead of joining settings per
+-- row. Taken from the sums, not from int_contact_engagement_scored, so that the ranking in
+-- int_lead_reasons need not wait for that model.
+inactive_contacts as (
+
+    select
+        contact_id,
+        max(last_engaged_at) as last_engaged_at
+    from {{ ref('int_contact_activities_summed') }}
+    where
+        last_engaged_at is null
+        or last_engaged_at < (select {{ inactivity_cutoff() }} from settings)
+    group by contact_id
 
 ),
 
@@ -66,14 +79,14 @@ unioned as (
     union all
 
     select
-        last_engagements.contact_id,
+        inactive_contacts.contact_id,
         'engagement' as signal_category,
         'inactivity' as signal_key,
         'no engagement for ' || settings.inactivity_after_days || '+ days' as label,
-        cast({{ inactivity_points('last_engagements.last_engaged_at') }} as integer) as points,
+        cast(settings.inactivity_points as integer) as points,
         cast(null as bigint) as event_count,
-        last_engagements.last_engaged_at as signal_at
-    from last_engagements
+        inactive_contacts.last_engaged_at as signal_at
+    from inactive_contacts
     cross join settings
 
 ),
@@ -88,7 +101,6 @@ ranked as (
             order by abs(unioned.points) desc, unioned.signal_category asc, unioned.signal_key asc
         ) as signal_rank
     from unioned
-    inner join contacts on unioned.contact_id = contacts.contact_id
     where unioned.points <> 0
 
 ),

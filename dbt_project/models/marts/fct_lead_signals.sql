@@ -1,4 +1,4 @@
-{#- Per lead, every positive and negative scoring signal with its points and rank (rank 1 = strongest). -#}
+{#- Per live lead, every positive and negative scoring signal with its points and rank (rank 1 = strongest). -#}
 with
 
 signals as (
@@ -7,21 +7,29 @@ signals as (
 
 ),
 
+contacts as (
+
+    select * from {{ ref('int_contacts_enriched') }}
+
+),
+
 final as (
 
     select
-        md5(cast(contact_id as text) || '|' || signal_category || '|' || signal_key) as signal_id,
-        contact_id,
-        signal_category,
-        signal_key,
-        direction,
-        signal_rank,
-        points,
-        label,
-        event_count,
-        signal_at,
-        signal_text
+        md5(cast(signals.contact_id as text) || '|' || signals.signal_category || '|' || signals.signal_key)
+            as signal_id,
+        signals.contact_id,
+        signals.signal_category,
+        signals.signal_key,
+        signals.direction,
+        signals.signal_rank,
+        signals.points,
+        signals.label,
+        signals.event_count,
+        signals.signal_at,
+        signals.signal_text
     from signals
+    inner join contacts on signals.contact_id = contacts.contact_id
 
 )
 
