@@ -1,4 +1,5 @@
-{#- Per live lead, every positive and negative scoring signal with its points and rank (rank 1 = strongest). -#}
+{#- Per live lead, every positive and negative scoring signal with its points and rank within its
+    direction (rank 1 = strongest, in signal_rank_order(), the order the reasons text uses). -#}
 with
 
 signals as (
@@ -22,7 +23,9 @@ final as (
         signals.signal_category,
         signals.signal_key,
         signals.direction,
-        signals.signal_rank,
+        row_number() over (
+            partition by signals.contact_id, signals.direction order by {{ signal_rank_order('signals') }}
+        ) as signal_rank,
         signals.points,
         signals.label,
         signals.event_count,
