@@ -151,8 +151,8 @@ def _run_gx(pg: PostgresSettings, spec: dict[str, Any]) -> SuiteResult:
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=name, data=batch, suite=suite)
     )
-    # A passing gate needs only one bundled aggregate per table; counts and examples of bad rows
-    # cost a scan per expectation, so they are gathered only when something failed.
+    # Pass/fail needs only GX's aggregate metrics; the examples of bad rows cost one more scan
+    # per expectation, so they (and the counts beside them) are gathered only after a failure.
     outcome = definition.run(result_format="BOOLEAN_ONLY")
     if not outcome.success:
         outcome = definition.run(result_format="SUMMARY")
