@@ -7,7 +7,7 @@
 
     One select over inline subqueries, not CTEs: Postgres merges a view into its reader's plan
     only when the view has no WITH clause. Merged, int_lead_reasons reads the fit signals in
-    their index's contact order and sorts only the activities (13 s at 1M contacts); as a
+    their index's contact order and sorts only the activities (17 s at 1M contacts); as a
     separate subquery it sorted all 15M signals with their texts (20 s). -#}
 select
     contact_id,
