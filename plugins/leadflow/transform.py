@@ -48,12 +48,17 @@ def dbt_build(
         str(project),
         "--profiles-dir",
         str(project),
-        "--vars",
-        json.dumps({"as_of": as_of.isoformat()}),
     ]
     if full_refresh:
         cmd.append("--full-refresh")
-    env = {**os.environ, **pg.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        **pg.dbt_env(),
+        # as_of by env var, not --vars: changed vars force dbt to re-parse the whole project
+        # (4.8 s before every hourly build), a changed env var only the six files that read it
+        "LEADFLOW_AS_OF": as_of.isoformat(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
     log.info("dbt build output:\n%s", proc.stdout[-20000:])
     counts, failures = _run_results(project)
