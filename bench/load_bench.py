@@ -5,7 +5,9 @@ each) are loaded in the extract's batch size, one transaction per batch, into a 
 an embedded Postgres (or `--dsn`). Three passes: the first load into an empty table, a re-load
 of identical records (the hourly re-read of a lookback window: nothing changes), and a load
 where every record is newer (everything updates). Then marketing events (~250 bytes, the bulk
-of the rows at company scale): a first load and a re-load. Prints one JSON document.
+of the rows at company scale): a first load and a re-load. Each first load is set beside a bare
+COPY of the same encoded rows into an empty copy of its raw table, the ceiling for these rows on
+this machine. Prints one JSON document.
 
     python -m bench.load_bench [--rows 200000] [--batch 5000] [--narrow] [--dsn postgresql://..]
 """
@@ -143,6 +145,27 @@ def _load_contacts(conn: psycopg.Connection, encoded: Encoded, load_id: str) -> 
     return load_objects(conn, "contacts", encoded, load_id)
 
 
+def _plain_copy(pg: PostgresSettings, table: str, columns: str, lines: list[bytes]) -> dict:
+    """The ceiling for the same rows: one COPY of the already encoded lines into an empty copy
+    of the raw table (same columns, keys and indexes, logged), no staging and no upsert."""
+    with psycopg.connect(**pg.conninfo()) as conn:
+        conn.execute(f"create table bench_plain_copy (like {table} including all)")
+        conn.execute("alter table bench_plain_copy alter column _load_id set default 'copy'")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"copy bench_plain_copy ({columns}) from stdin") as cp:
+            for offset in range(0, len(lines), 5000):
+                cp.write(b"".join(lines[offset : offset + 5000]))
+        conn.commit()
+        seconds = time.perf_counter() - started
+        conn.execute("drop table bench_plain_copy")
+    return {
+        "rows": len(lines),
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(len(lines) / seconds),
+    }
+
+
 def run(pg: PostgresSettings, rows: int, batch: int, narrow: bool = False) -> dict[str, Any]:
     ensure_schema(pg)
     first, same = contacts(rows, narrow=narrow), contacts(rows, narrow=narrow)
@@ -155,12 +178,31 @@ def run(pg: PostgresSettings, rows: int, batch: int, narrow: bool = False) -> di
         "insert": _pass(pg, first, batch, "bench-1"),
         "reload_unchanged": _pass(pg, same, batch, "bench-2"),
         "update_all": _pass(pg, newer, batch, "bench-3"),
+        "plain_copy": _plain_copy(
+            pg,
+            "raw.hubspot_contacts",
+            "id, record, _hash, updated_at, archived",
+            encode_objects(first).lines,
+        ),
     }
     del first, same, newer
     stream = events(rows)
     result["event_bytes"] = len(json.dumps(stream[0], separators=(",", ":")))
     result["events_insert"] = _pass(pg, stream, batch, "bench-4", events=True)
     result["events_reload"] = _pass(pg, stream, batch, "bench-5", events=True)
+    result["events_plain_copy"] = _plain_copy(
+        pg,
+        "raw.hubspot_events",
+        "id, event_type, object_type, object_id, occurred_at, record",
+        encode_events(stream).lines,
+    )
+    # what the loader reaches of a bare COPY of the same rows (which excludes Python's encoding)
+    result["insert_vs_plain_copy"] = round(
+        result["insert"]["rows_per_s"] / result["plain_copy"]["rows_per_s"], 2
+    )
+    result["events_insert_vs_plain_copy"] = round(
+        result["events_insert"]["rows_per_s"] / result["events_plain_copy"]["rows_per_s"], 2
+    )
     result["meets_target"] = all(
         result[k]["rows_per_s"] >= TARGET_ROWS_PER_S
         for k in ("insert", "reload_unchanged", "update_all", "events_insert", "events_reload")
