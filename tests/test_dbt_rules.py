@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from leadflow.db import connect, ensure_schema, open_connection
-from leadflow.load import load_events, load_objects
+from leadflow.load import load_events, load_objects, record_merges
 from leadflow.local import REPO_ROOT
 from leadflow.transform import dbt_build
 
@@ -153,6 +153,10 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         1: [_event("v22", 22, "e_visited_page", AS_OF + hour / 2)],
         2: [_form("d21", 21, "Demo request", AS_OF - 48 * hour)],
     }
+    with connect(pg) as conn:
+        counted = dict(conn.execute(
+            "select contact_id, sum(event_count) from intermediate.int_contact_activities_summed"
+            " where contact_id in (7, 8) group by contact_id").fetchall())
     for step in (1, 2):
         with open_connection(pg) as conn, conn.transaction():
             load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4)
@@ -165,10 +169,19 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
             for contact in changed:
                 contact["updatedAt"] = (AS_OF + step * hour).isoformat()
             load_objects(conn, "contacts", changed, f"l{step + 1}")
+            if step == 2:  # 7, with events counted last hour, is merged into 8
+                record_merges(conn, [(7, 8)], "l3")
         dbt_build(pg, AS_OF + step * hour)
         hourly = _scores(pg)
         dbt_build(pg, AS_OF + step * hour, full_refresh=True)
         assert _scores(pg) == hourly, f"hour {step}"
+
+    # the merged-away contact's events count for the survivor, and it has no scores of its own
+    with connect(pg) as conn:
+        merged = dict(conn.execute(
+            "select contact_id, sum(event_count) from intermediate.int_contact_activities_summed"
+            " where contact_id in (7, 8) group by contact_id").fetchall())
+    assert 7 not in merged and merged[8] == counted[7] + counted[8]
 
     # days pass without new input: only decay and the inactivity clock move the scores
     later = AS_OF + 2 * hour + timedelta(days=5)

@@ -7,9 +7,13 @@
     yet counted (loaded since the previous build, or come into scope as as_of advanced) are folded
     into the stored sums of their contacts (a sum decayed to time L is carried to a later L' by
     multiplying with 0.5 ^ ((L' - L) / half_life)). A contact whose last engagement moved to before
-    one of its earlier events (a late-arriving event) is recomputed from all its events. The pre-hook
-    empties the table when the rules changed or as_of moved backwards (a backfill), and an empty
-    table recomputes every contact.
+    one of its earlier events (a late-arriving event) is recomputed from all its events, and so is
+    the survivor of a merge recorded since the previous build (int_events_classified re-keyed the
+    old contact's events to it without a new load time). The pre-hooks empty the table when the
+    rules changed or as_of moved backwards (a backfill), and an empty table recomputes every
+    contact; they also drop the rows of contacts merged away since the previous build. Only the
+    merged-away contacts' own rows can hold the load watermark they lower, and their events now
+    belong to survivors recomputed in this build, so nothing is counted twice.
 
     Hourly builds plan without nested loops (set local: this model's transaction only): an hourly
     slice (1.1M rows for 181k contacts at 1M contacts) is joined best by hashing. With the key
@@ -34,10 +38,19 @@
                 select bool_or(built.rules_hash <> settings.rules_hash or built.built_as_of > settings.as_of)
                 from {{ this }} as built cross join {{ ref('int_scoring_settings') }} as settings
             )
+        {% endif %}",
+        "{% if is_incremental() %}
+            delete from {{ this }}
+            where contact_id in (
+                select contact_merges.old_contact_id from {{ ref('stg_hubspot__contact_merges') }} as contact_merges
+                where contact_merges.loaded_at > (select max(built.last_loaded_at) from {{ this }} as built)
+            )
         {% endif %}"],
         post_hook=["{{ vacuum_hourly() }}"]
     )
 }}
+
+/* depends_on: {{ ref('stg_hubspot__contact_merges') }} (read in the incremental branch and a pre-hook) */
 
 {#- Events are read straight from the ref in each branch below (not through one shared CTE):
     Postgres materializes a CTE used twice, which would copy every event before the indexes help. -#}
@@ -119,6 +132,11 @@ settings as (
 
         select contact_id from {{ ref('int_events_classified') }}
         where (select built_as_of from previous) is null
+
+        union
+
+        select survivor_contact_id from {{ ref('stg_hubspot__contact_merges') }}
+        where loaded_at > (select last_loaded_at from previous)
 
         union
 

@@ -4,7 +4,11 @@
     The watermark is strict (`>`): a load commits its rows at once with one `_loaded_at`, and loads and
     builds never overlap (the DAG runs one at a time), so rows at the watermark were all seen already.
     The unique index stands in for a `unique` test that would rescan every event on every build.
-    Event age/decay is NOT stored here: it depends on as_of and is computed downstream on every run. -#}
+    Event age/decay is NOT stored here: it depends on as_of and is computed downstream on every run.
+    Events of a merged-away contact belong to its survivor (stg_hubspot__contact_merges). A merge
+    recorded after its events were classified re-keys them: they are read again (found through the
+    contact index) and keep their load time, so int_contact_activities_summed recomputes the
+    survivor rather than counting them as new. -#}
 {{
     config(
         materialized='incremental',
@@ -22,17 +26,43 @@
 
 with
 
+{% if is_incremental() %}
+    load_watermark as (
+
+        select coalesce(max(classified.loaded_at), '-infinity'::timestamptz) as loaded_at
+        from {{ this }} as classified
+        where classified.rules_hash = (select settings.rules_hash from {{ ref('int_scoring_settings') }} as settings)
+
+    ),
+{% endif %}
+
+contact_merges as (
+
+    select * from {{ ref('stg_hubspot__contact_merges') }}
+
+),
+
 events as (
 
     select * from {{ ref('stg_hubspot__events') }}
     where object_type in ('CONTACT', '0-1')
-        {% if is_incremental() %}
-            and loaded_at > (
-                select coalesce(max(classified.loaded_at), '-infinity'::timestamptz)
-                from {{ this }} as classified
-                where classified.rules_hash = (select settings.rules_hash from {{ ref('int_scoring_settings') }} as settings)
-            )
-        {% endif %}
+    {% if is_incremental() %}
+        and loaded_at > (select loaded_at from load_watermark)
+
+    union all
+
+    -- classified before their contact was merged away: re-keyed to the survivor. The ids as an array
+    -- so the raw object index finds their events (as a semi join the planner scanned every event);
+    -- `loaded_at <=` in a form the planner cannot answer from the loaded_at index
+    select * from {{ ref('stg_hubspot__events') }}
+    where
+        object_type in ('CONTACT', '0-1')
+        and object_id = any(array(
+            select contact_merges.old_contact_id from contact_merges
+            where contact_merges.loaded_at > (select loaded_at from load_watermark)
+            ))
+        and (loaded_at > (select loaded_at from load_watermark)) is not true
+    {% endif %}
 
 ),
 
@@ -54,7 +84,7 @@ matched as (
 
     select
         events.event_id,
-        events.object_id as contact_id,
+        coalesce(contact_merges.survivor_contact_id, events.object_id) as contact_id,
         events.event_type,
         events.occurred_at,
         events.loaded_at,
@@ -67,6 +97,7 @@ matched as (
         best_rule.counts_as_engagement,
         best_rule.disqualification_reason
     from events
+    left join contact_merges on events.object_id = contact_merges.old_contact_id
     left join lateral (
         select activity_rules.*
         from activity_rules
