@@ -127,15 +127,11 @@ settings as (
 
     ),
 
-    -- the new last engagement lies before a stored event: its sum cannot be split, recompute
+    -- recomputed from all their events: survivors of merges recorded since the previous build, and
+    -- contacts whose new last engagement lies before a stored event (their sum cannot be split)
     recomputed_contacts as (
 
-        select contact_id from {{ ref('int_events_classified') }}
-        where (select built_as_of from previous) is null
-
-        union
-
-        select survivor_contact_id from {{ ref('stg_hubspot__contact_merges') }}
+        select survivor_contact_id as contact_id from {{ ref('stg_hubspot__contact_merges') }}
         where loaded_at > (select last_loaded_at from previous)
 
         union
@@ -190,7 +186,12 @@ settings as (
                 stored.contact_id = new_summed.contact_id
                 and stored.activity_key = new_summed.activity_key
         inner join engagement on coalesce(stored.contact_id, new_summed.contact_id) = engagement.contact_id
-        where coalesce(stored.contact_id, new_summed.contact_id) not in (select contact_id from recomputed_contacts)
+        -- not exists, not `not in`: the planner ran `not in` as a list scan per row (1.1M rows times
+        -- 100 recomputed contacts: 9.5 s)
+        where not exists (
+                select from recomputed_contacts
+                where recomputed_contacts.contact_id = coalesce(stored.contact_id, new_summed.contact_id)
+            )
 
     ),
 
@@ -227,12 +228,19 @@ settings as (
 
     ),
 
+    -- every event when the table is empty (a first build), else those of the recomputed contacts,
+    -- found through the contact index (as a semi join without nested loops: a scan of every event)
     recomputed_events as (
+
+        select * from {{ ref('int_events_classified') }}
+        where activity_key is not null and (select built_as_of from previous) is null
+
+        union all
 
         select * from {{ ref('int_events_classified') }}
         where
             activity_key is not null
-            and contact_id in (select contact_id from recomputed_contacts)
+            and contact_id = any(array(select recomputed_contacts.contact_id from recomputed_contacts))
 
     ),
 
