@@ -275,3 +275,35 @@ def test_a_corrupted_mart_trips_the_gate_nothing_reaches_the_crm_and_ops_are_ale
         pushed = conn.execute("select count(*) from leadflow.push_state").fetchone()[0]
     assert kinds == [("gate_failed",)]  # the run-failed alert does not repeat it
     assert kept == len(seeded) + 1 and pushed == 0
+
+
+def test_a_merge_in_the_crm_brings_the_old_contacts_activity_to_the_survivor(
+    sandbox, seeded, connections
+):
+    """The hand-raiser, whose events were loaded and scored in the first hour, is merged into a
+    contact with no activity; the next hour's run credits its demo request to the survivor."""
+    ids = seeded
+    survivor, merged = ids["unknown"], ids["hand_raiser"]
+    assert run_lead_sync(NOW).state == "success"
+    before = _crm_contact(sandbox.url, survivor)
+    assert "demo request" not in before["leadflow_reasons"].lower()
+
+    sandbox.portal.clock = lambda: NOW + timedelta(minutes=30)
+    status, _ = sandbox.portal.merge(
+        "contacts", {"primaryObjectId": str(survivor), "objectIdToMerge": str(merged)}
+    )
+    assert status == 200
+    assert run_lead_sync(NOW + timedelta(hours=1)).state == "success"
+
+    after = _crm_contact(sandbox.url, survivor)
+    assert "demo request" in after["leadflow_reasons"].lower()
+    assert int(after["leadflow_score"]) > int(before["leadflow_score"])
+    with connect(connections) as conn:
+        owners = dict(
+            conn.execute(
+                "select contact_id, count(*) from intermediate.int_events_classified"
+                " where contact_id in (%s, %s) group by contact_id",
+                (survivor, merged),
+            ).fetchall()
+        )
+    assert owners == {survivor: 4}  # the demo request and three pricing-page views
