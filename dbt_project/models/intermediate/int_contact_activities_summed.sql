@@ -11,9 +11,10 @@
     the survivor of a merge recorded since the previous build (int_events_classified re-keyed the
     old contact's events to it without a new load time). The pre-hooks empty the table when the
     rules changed or as_of moved backwards (a backfill), and an empty table recomputes every
-    contact; they also drop the rows of contacts merged away since the previous build. Only the
-    merged-away contacts' own rows can hold the load watermark they lower, and their events now
-    belong to survivors recomputed in this build, so nothing is counted twice.
+    contact; they also drop the rows of contacts merged away since the previous build. That can
+    lower the load watermark only if the dropped rows held it, and then the events read again are
+    the merged-away contacts' own, which now belong to survivors recomputed from scratch in this
+    build: nothing is counted twice.
 
     Hourly builds plan without nested loops (set local: this model's transaction only): an hourly
     slice (1.1M rows for 181k contacts at 1M contacts) is joined best by hashing. With the key

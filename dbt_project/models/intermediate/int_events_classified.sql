@@ -6,9 +6,9 @@
     The unique index stands in for a `unique` test that would rescan every event on every build.
     Event age/decay is NOT stored here: it depends on as_of and is computed downstream on every run.
     Events of a merged-away contact belong to its survivor (stg_hubspot__contact_merges). A merge
-    recorded after its events were classified re-keys them: they are read again (found through the
-    contact index) and keep their load time, so int_contact_activities_summed recomputes the
-    survivor rather than counting them as new. -#}
+    recorded after its events were classified re-keys them: they are read again (through the raw
+    events' object index) and keep their load time, so int_contact_activities_summed recomputes
+    the survivor rather than counting them as new. -#}
 {{
     config(
         materialized='incremental',
