@@ -129,6 +129,14 @@ def _scores(pg) -> dict[str, list]:
         }
 
 
+def _event_counts(pg, *contact_ids: int) -> dict[int, int]:
+    """Events counted in the sums, per contact (contacts without sums left out)."""
+    with connect(pg) as conn:
+        return dict(conn.execute(
+            "select contact_id, sum(event_count) from intermediate.int_contact_activities_summed"
+            " where contact_id = any(%s) group by contact_id", (list(contact_ids),)).fetchall())
+
+
 def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     """Fit matches and event scores are kept per contact and only changed contacts are recomputed
     each hour: the result must equal a full rebuild at the same as_of, hour after hour and after
@@ -153,10 +161,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         1: [_event("v22", 22, "e_visited_page", AS_OF + hour / 2)],
         2: [_form("d21", 21, "Demo request", AS_OF - 48 * hour)],
     }
-    with connect(pg) as conn:
-        counted = dict(conn.execute(
-            "select contact_id, sum(event_count) from intermediate.int_contact_activities_summed"
-            " where contact_id in (7, 8) group by contact_id").fetchall())
+    counted = _event_counts(pg, 7, 8)
     for step in (1, 2):
         with open_connection(pg) as conn, conn.transaction():
             load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4)
@@ -177,10 +182,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         assert _scores(pg) == hourly, f"hour {step}"
 
     # the merged-away contact's events count for the survivor, and it has no scores of its own
-    with connect(pg) as conn:
-        merged = dict(conn.execute(
-            "select contact_id, sum(event_count) from intermediate.int_contact_activities_summed"
-            " where contact_id in (7, 8) group by contact_id").fetchall())
+    merged = _event_counts(pg, 7, 8)
     assert 7 not in merged and merged[8] == counted[7] + counted[8]
 
     # days pass without new input: only decay and the inactivity clock move the scores
