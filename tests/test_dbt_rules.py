@@ -89,12 +89,18 @@ def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> No
     assert "demo request" in reasons.lower()
 
 
+# table: (columns compared, order); incremental tables without the as_of of the build that wrote
+# each row, which differs between an hourly build and a full rebuild by design
 SCORES = {
-    "staging.stg_hubspot__contacts": "contact_id",
-    "intermediate.int_contact_fit_signals": "contact_id, rule_group",
-    "intermediate.int_contact_activities_scored": "contact_id, activity_key",
-    "intermediate.int_contact_engagement_scored": "contact_id",
-    "intermediate.int_lead_features": "contact_id",
+    "staging.stg_hubspot__contacts": ("*", "contact_id"),
+    "intermediate.int_contact_fit_signals": (
+        "contact_id, rule_group, rule_id, attribute, points, priority, disqualification_reason,"
+        " label, fit_input_hash, rules_hash", "contact_id, rule_group"),
+    "intermediate.int_contact_activities_scored": ("*", "contact_id, activity_key"),
+    "intermediate.int_contact_engagement_scored": ("*", "contact_id"),
+    "intermediate.int_lead_features": ("*", "contact_id"),
+    "intermediate.int_lead_reasons": (
+        "contact_id, leadflow_reasons, has_fit_signals", "contact_id"),
 }
 KINDS = (
     ("e_visited_page", {"hs_url": "https://www.example.com/pricing"}),
@@ -123,9 +129,9 @@ def _scores(pg) -> dict[str, list]:
         return {
             t: [
                 tuple(round(v, 9) if isinstance(v, float) else v for v in row)
-                for row in conn.execute(f"select * from {t} order by {k}").fetchall()
+                for row in conn.execute(f"select {columns} from {t} order by {k}").fetchall()
             ]
-            for t, k in SCORES.items()
+            for t, (columns, k) in SCORES.items()
         }
 
 
@@ -145,7 +151,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     hour = timedelta(hours=1)
     with open_connection(pg) as conn, conn.transaction():
         load_objects(conn, "contacts", [_contact(c, f"p{c}@acme.example", "VP Sales")
-                                        for c in range(1, 23)], "l1")
+                                        for c in range(1, 25)], "l1")
         # 60 days of history; contacts 15 and 16 also have a demo request stamped after the
         # first build's as_of, which only the passing of time brings into scope
         load_events(conn, _events(0, 600, AS_OF, 60 * 24), "l1")
@@ -154,7 +160,11 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
                            # 21 engaged 5 days ago and opened an email since; 22 only opened one
                            _event("v21", 21, "e_visited_page", AS_OF - 120 * hour),
                            _event("o21", 21, "e_opened_email", AS_OF - 24 * hour),
-                           _event("o22", 22, "e_opened_email", AS_OF - 24 * hour)], "l1")
+                           _event("o22", 22, "e_opened_email", AS_OF - 24 * hour),
+                           # in the days below, 23's demo request decays from 24 points to 21,
+                           # and 24 goes 60 days without engagement: only time changes their reasons
+                           _form("f23", 23, "Demo request", AS_OF - 240 * hour),
+                           _event("v24", 24, "e_visited_page", AS_OF - 57 * 24 * hour)], "l1")
     dbt_build(pg, AS_OF, full_refresh=True)
 
     late = {  # engagement arriving late: after 22's last event, between 21's events
@@ -167,10 +177,11 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
             load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4)
                         + late[step], f"l{step + 1}")
             # one contact changes job title each hour (its fit is matched again); in the second
-            # hour another loses every fit attribute, so no fit rule matches it any more
+            # hour another, without new events, loses every fit attribute, so no fit rule
+            # matches it any more
             changed = [_contact(step + 4, f"p{step + 4}@acme.example", "Student")]
             if step == 2:
-                changed.append({**changed[0], "id": "3", "properties": {"lifecyclestage": "lead"}})
+                changed.append({**changed[0], "id": "9", "properties": {"lifecyclestage": "lead"}})
             for contact in changed:
                 contact["updatedAt"] = (AS_OF + step * hour).isoformat()
             load_objects(conn, "contacts", changed, f"l{step + 1}")
@@ -186,11 +197,15 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     assert 7 not in merged and merged[8] == counted[7] + counted[8]
 
     # days pass without new input: only decay and the inactivity clock move the scores
+    reasons = dict(row[:2] for row in hourly["intermediate.int_lead_reasons"])
     later = AS_OF + 2 * hour + timedelta(days=5)
     dbt_build(pg, later)
     hourly = _scores(pg)
     dbt_build(pg, later, full_refresh=True)
     assert _scores(pg) == hourly, "days later"
+    reasons_later = dict(row[:2] for row in hourly["intermediate.int_lead_reasons"])
+    assert "+24 demo request" in reasons[23] and "+21 demo request" in reasons_later[23]
+    assert "no engagement" not in reasons[24] and "no engagement" in reasons_later[24]
 
     dbt_build(pg, AS_OF - 24 * hour)  # a backfill of an earlier interval
     backfill = _scores(pg)

@@ -1,0 +1,94 @@
+{#- int_lead_signals' select; with `contacts` (a CTE or relation with contact_id), only those
+    contacts' signals, each source filtered before its texts and points are computed. -#}
+{% macro lead_signals(contacts=none) -%}
+select
+    contact_id,
+    signal_category,
+    signal_key,
+    case when points > 0 then 'positive' else 'negative' end as direction,
+    points,
+    label,
+    event_count,
+    signal_at,
+    case when points > 0 then '+' else '' end || points || ' ' || label
+    || case when event_count > 1 then ' x' || event_count else '' end
+    || case when signal_at is not null then ' (' || to_char(signal_at at time zone 'UTC', 'YYYY-MM-DD') || ')' else '' end
+        as signal_text
+from (
+
+    select
+        contact_id,
+        'fit' as signal_category,
+        rule_id as signal_key,
+        label,
+        points,
+        cast(null as bigint) as event_count,
+        cast(null as timestamp with time zone) as signal_at
+    from {{ ref('int_contact_fit_signals') }}
+    {%- if contacts %}
+    where contact_id in (select contact_id from {{ contacts }})
+    {%- endif %}
+
+    union all
+
+    select
+        contact_id,
+        'engagement' as signal_category,
+        activity_key as signal_key,
+        label,
+        {{ round_half_away('capped_points') }} as points,
+        event_count,
+        last_occurred_at as signal_at
+    from (
+        -- offset 0 is a planner fence, not a row limit: capped_points is a power() call per
+        -- row, and with this subquery inlined it would be evaluated at each of its four
+        -- mentions (rounded twice, in the select and in the points filter)
+        select
+            contact_id,
+            activity_key,
+            label,
+            capped_points,
+            event_count,
+            last_occurred_at
+        {%- if contacts %}
+        from ({{ activities_scored(contacts) }}) as scored
+        {%- else %}
+        from {{ ref('int_contact_activities_scored') }}
+        {%- endif %}
+        offset 0  -- noqa: AM09
+    ) as activities
+
+    union all
+
+    -- every activity row of a contact carries the contact's last engagement (see
+    -- int_contact_activities_summed), so only the rows of inactive contacts are grouped; the
+    -- cutoff is a scalar subquery, so the scan compares with a constant. Taken from the sums,
+    -- not from int_contact_engagement_scored, so that int_lead_reasons need not wait for it.
+    select
+        inactive.contact_id,
+        'engagement' as signal_category,
+        'inactivity' as signal_key,
+        'no engagement for ' || settings.inactivity_after_days || '+ days' as label,
+        cast(settings.inactivity_points as integer) as points,
+        cast(null as bigint) as event_count,
+        inactive.last_engaged_at as signal_at
+    from (
+        select
+            summed.contact_id,
+            max(summed.last_engaged_at) as last_engaged_at
+        from {{ ref('int_contact_activities_summed') }} as summed
+        where
+            {%- if contacts %}
+            summed.contact_id in (select contact_id from {{ contacts }}) and
+            {%- endif %}
+            (summed.last_engaged_at is null
+            or summed.last_engaged_at < (
+                select {{ inactivity_cutoff() }} from {{ ref('int_scoring_settings') }} as settings
+            ))
+        group by summed.contact_id
+    ) as inactive
+    cross join {{ ref('int_scoring_settings') }} as settings
+
+) as unioned
+where points <> 0
+{%- endmacro %}
