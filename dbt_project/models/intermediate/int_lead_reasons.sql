@@ -20,8 +20,8 @@
         unique_key='contact_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
-        pre_hook=["{% if is_incremental() %}
-            set local work_mem = '128MB';
+        pre_hook=["set local work_mem = '128MB'",
+            "{% if is_incremental() %}
             delete from {{ this }}
             where (
                 select bool_or(built.rules_hash <> settings.rules_hash or built.built_as_of > settings.as_of)
@@ -113,10 +113,10 @@ signals as (
 
 ),
 
--- when a recomputed text would next change by itself: an activity's rounded points step down
--- when its decayed points fall below (rounded - 0.5), and an active contact gets the inactivity
--- penalty once its last engagement is inactivity_after_days old; a minute early, so that float
--- rounding can only recompute a contact too soon
+-- seconds from as_of until a recomputed text would next change by itself: an activity's rounded
+-- points step down when its decayed points fall below (rounded - 0.5), and an active contact
+-- gets the inactivity penalty once its last engagement is inactivity_after_days old (float
+-- seconds per row; one interval per contact in final)
 horizons as (
 
     select
@@ -124,16 +124,15 @@ horizons as (
         min(least(
             case
                 when activities.decays and floor(abs(activities.capped_points) + 0.5) >= 1
-                    then settings.as_of + make_interval(
-                            secs => 86400 * cast(settings.half_life_days as float8)
-                            * ln(abs(activities.decayed_points) / (floor(abs(activities.capped_points) + 0.5) - 0.5)) / ln(2)
-                        )
+                    then 86400 * cast(settings.half_life_days as float8)
+                        * ln(abs(activities.decayed_points) / (floor(abs(activities.capped_points) + 0.5) - 0.5)) / ln(2)
             end,
             case
                 when activities.last_engaged_at >= {{ inactivity_cutoff() }}
-                    then activities.last_engaged_at + make_interval(days => cast(settings.inactivity_after_days as integer))
+                    then date_part('epoch', activities.last_engaged_at - settings.as_of)
+                        + 86400 * cast(settings.inactivity_after_days as float8)
             end
-        )) - interval '1 minute' as valid_until
+        )) as seconds_valid
     -- in an hourly build the recomputed contacts' rows only (the macro's own settings CTE is
     -- scoped inside that subquery)
     from {{ scored_activities }} as activities
@@ -156,33 +155,39 @@ ranked as (
 
 ),
 
--- in an hourly build, every recomputed contact gets a row; the post-hook drops those without signals
-contact_ids as (
-
-    {% if is_incremental() %}
-        select contact_id from recomputed_contacts
-    {% else %}
-        select contact_id from ranked
-    {% endif %}
-
-),
-
 final as (
 
     select
-        contact_ids.contact_id,
-        case
-            when ranked.contact_id is not null
-                then left(array_to_string(coalesce(ranked.top_positive, '{}') || coalesce(ranked.top_negative, '{}'), '; '), 500)
-        end as leadflow_reasons,
-        coalesce(ranked.has_fit_signals, false) as has_fit_signals,
-        horizons.valid_until,
+        ranked.contact_id,
+        left(array_to_string(coalesce(ranked.top_positive, '{}') || coalesce(ranked.top_negative, '{}'), '; '), 500)
+            as leadflow_reasons,
+        ranked.has_fit_signals,
+        -- a minute early, so that float rounding can only recompute a contact too soon
+        settings.as_of + make_interval(secs => horizons.seconds_valid - 60) as valid_until,
         settings.rules_hash,
         settings.as_of as built_as_of
-    from contact_ids
+    from ranked
     cross join settings
-    left join ranked on contact_ids.contact_id = ranked.contact_id
-    left join horizons on contact_ids.contact_id = horizons.contact_id
+    left join horizons on ranked.contact_id = horizons.contact_id
+
+    {% if is_incremental() %}
+        -- a recomputed contact left without signals replaces its old row with one the post-hook drops
+        union all
+
+        select
+            recomputed_contacts.contact_id,
+            null as leadflow_reasons,
+            false as has_fit_signals,
+            null as valid_until,
+            settings.rules_hash,
+            settings.as_of as built_as_of
+        from recomputed_contacts
+        cross join settings
+        where not exists (
+                select from ranked
+                where ranked.contact_id = recomputed_contacts.contact_id
+            )
+    {% endif %}
 
 )
 
