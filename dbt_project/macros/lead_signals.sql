@@ -10,6 +10,7 @@ select
     label,
     event_count,
     signal_at,
+    seconds_valid,
     case when points > 0 then '+' else '' end || points || ' ' || label
     || case when event_count > 1 then ' x' || event_count else '' end
     || case when signal_at is not null then ' (' || to_char(signal_at at time zone 'UTC', 'YYYY-MM-DD') || ')' else '' end
@@ -23,7 +24,8 @@ from (
         label,
         points,
         cast(null as bigint) as event_count,
-        cast(null as timestamp with time zone) as signal_at
+        cast(null as timestamp with time zone) as signal_at,
+        cast(null as float8) as seconds_valid
     from {{ ref('int_contact_fit_signals') }}
     {%- if contacts %}
     where contact_id in (select contact_id from {{ contacts }})
@@ -32,21 +34,28 @@ from (
     union all
 
     select
-        contact_id,
+        activities.contact_id,
         'engagement' as signal_category,
-        activity_key as signal_key,
-        label,
-        {{ round_half_away('capped_points') }} as points,
-        event_count,
-        last_occurred_at as signal_at
+        activities.activity_key as signal_key,
+        activities.label,
+        {{ round_half_away('activities.capped_points') }} as points,
+        activities.event_count,
+        activities.last_occurred_at as signal_at,
+        -- decayed points fall below (rounded - 0.5) after half_life * log2(decayed / that)
+        case
+            when activities.decays and floor(abs(activities.capped_points) + 0.5) >= 1
+                then 86400 * cast(settings.half_life_days as float8)
+                * ln(abs(activities.decayed_points) / (floor(abs(activities.capped_points) + 0.5) - 0.5)) / ln(2)
+        end as seconds_valid
     from (
         -- offset 0 is a planner fence, not a row limit: capped_points is a power() call per
-        -- row, and with this subquery inlined it would be evaluated at each of its four
-        -- mentions (rounded twice, in the select and in the points filter)
+        -- row, and with this subquery inlined it would be evaluated at each of its mentions
         select
             contact_id,
             activity_key,
             label,
+            decays,
+            decayed_points,
             capped_points,
             event_count,
             last_occurred_at
@@ -57,6 +66,7 @@ from (
         {%- endif %}
         offset 0  -- noqa: AM09
     ) as activities
+    cross join {{ ref('int_scoring_settings') }} as settings
 
     union all
 
@@ -71,7 +81,8 @@ from (
         'no engagement for ' || settings.inactivity_after_days || '+ days' as label,
         cast(settings.inactivity_points as integer) as points,
         cast(null as bigint) as event_count,
-        inactive.last_engaged_at as signal_at
+        inactive.last_engaged_at as signal_at,
+        cast(null as float8) as seconds_valid
     from (
         select
             summed.contact_id,

@@ -1,5 +1,6 @@
 {#- Per contact with scoring signals: the reasons text pushed to the CRM, the top four positive
-    then the top three negative signals of int_lead_signals in signal_rank_order(). Its own node
+    then the top three negative signals of int_lead_signals in signal_rank_order() (and a row
+    without text for an active contact without signals, until its inactivity penalty). Its own node
     rather than a CTE of fct_lead_qualification: it runs beside the engagement and stage models,
     which it does not read. Two ordered aggregates per contact, not a window rank then a filter
     and a second sort: at 1M contacts (15M signals) 17 s instead of 21 s.
@@ -29,17 +30,14 @@
             )
         {% endif %}"],
         post_hook=[
-            "delete from {{ this }} where leadflow_reasons is null",
+            "delete from {{ this }} where leadflow_reasons is null and valid_until is null",
             "{{ vacuum_hourly() }}"
         ]
     )
 }}
 
-{%- set scored_activities = '(' ~ activities_scored('recomputed_contacts') ~ ')' if is_incremental()
-    else ref('int_contact_activities_scored') %}
-
-/* depends_on: {{ ref('int_contact_activities_summed') }}, {{ ref('int_contact_fit_signals') }},
-   {{ ref('stg_hubspot__contact_merges') }} (read in an hourly build only) */
+/* depends_on: {{ ref('int_contact_fit_signals') }}, {{ ref('stg_hubspot__contact_merges') }}
+   (read in an hourly build only) */
 
 with
 
@@ -56,47 +54,53 @@ settings as (
 
     ),
 
-    -- inputs written after the previous build or in a build at this as_of (a re-run); all of
-    -- them when the table is empty
+    -- inputs written after the previous build or in a build at this as_of (a re-run), all of
+    -- them when the table is empty; one hashed distinct over the branches (as a union, each
+    -- branch was sorted to merge them)
     recomputed_contacts as (
 
-        select summed.contact_id
-        from {{ ref('int_contact_activities_summed') }} as summed
-        where
-            (select built_as_of from previous) is null
-            or summed.built_as_of > (select built_as_of from previous)
-            or summed.built_as_of = (select as_of from settings)
+        select distinct changed.contact_id
+        from (
 
-        union
+            select summed.contact_id
+            from {{ ref('int_contact_activities_summed') }} as summed
+            where
+                (select built_as_of from previous) is null
+                or summed.built_as_of > (select built_as_of from previous)
+                or summed.built_as_of = (select as_of from settings)
 
-        select fit.contact_id
-        from {{ ref('int_contact_fit_signals') }} as fit
-        where
-            (select built_as_of from previous) is null
-            or fit.built_as_of > (select built_as_of from previous)
-            or fit.built_as_of = (select as_of from settings)
+            union all
 
-        union
+            select fit.contact_id
+            from {{ ref('int_contact_fit_signals') }} as fit
+            where
+                (select built_as_of from previous) is null
+                or fit.built_as_of > (select built_as_of from previous)
+                or fit.built_as_of = (select as_of from settings)
 
-        select stored.contact_id
-        from {{ this }} as stored
-        where
-            stored.valid_until <= (select as_of from settings)
-            or stored.contact_id in (
-                select contact_merges.old_contact_id from {{ ref('stg_hubspot__contact_merges') }} as contact_merges
-            )
+            union all
 
-        union
+            select stored.contact_id
+            from {{ this }} as stored
+            where
+                stored.valid_until <= (select as_of from settings)
+                or stored.contact_id in (
+                    select contact_merges.old_contact_id from {{ ref('stg_hubspot__contact_merges') }} as contact_merges
+                )
 
-        -- its own branch, so that it runs as one anti join rather than a probe per row
-        select stored.contact_id
-        from {{ this }} as stored
-        where
-            stored.has_fit_signals
-            and not exists (
-                select from {{ ref('int_contact_fit_signals') }} as fit
-                where fit.contact_id = stored.contact_id
-            )
+            union all
+
+            -- its own branch, so that it runs as one anti join rather than a probe per row
+            select stored.contact_id
+            from {{ this }} as stored
+            where
+                stored.has_fit_signals
+                and not exists (
+                    select from {{ ref('int_contact_fit_signals') }} as fit
+                    where fit.contact_id = stored.contact_id
+                )
+
+        ) as changed
 
     ),
 {% endif %}
@@ -113,31 +117,21 @@ signals as (
 
 ),
 
--- seconds from as_of until a recomputed text would next change by itself: an activity's rounded
--- points step down when its decayed points fall below (rounded - 0.5), and an active contact
--- gets the inactivity penalty once its last engagement is inactivity_after_days old (float
--- seconds per row; one interval per contact in final)
-horizons as (
+-- the last engagement of the recomputed contacts that are still active: the inactivity penalty
+-- starts inactivity_after_days later (read from the sums, since a contact whose activities
+-- round to zero points has no engagement signal to carry it)
+active_contacts as (
 
     select
-        activities.contact_id,
-        min(least(
-            case
-                when activities.decays and floor(abs(activities.capped_points) + 0.5) >= 1
-                    then 86400 * cast(settings.half_life_days as float8)
-                        * ln(abs(activities.decayed_points) / (floor(abs(activities.capped_points) + 0.5) - 0.5)) / ln(2)
-            end,
-            case
-                when activities.last_engaged_at >= {{ inactivity_cutoff() }}
-                    then date_part('epoch', activities.last_engaged_at - settings.as_of)
-                        + 86400 * cast(settings.inactivity_after_days as float8)
-            end
-        )) as seconds_valid
-    -- in an hourly build the recomputed contacts' rows only (the macro's own settings CTE is
-    -- scoped inside that subquery)
-    from {{ scored_activities }} as activities
-    cross join settings  -- noqa: AL04
-    group by activities.contact_id
+        summed.contact_id,
+        max(summed.last_engaged_at) as last_engaged_at
+    from {{ ref('int_contact_activities_summed') }} as summed
+    where
+        summed.last_engaged_at >= (select {{ inactivity_cutoff() }} from settings)
+        {% if is_incremental() %}
+            and summed.contact_id in (select recomputed_contacts.contact_id from recomputed_contacts)
+        {% endif %}
+    group by summed.contact_id
 
 ),
 
@@ -149,29 +143,39 @@ ranked as (
             as top_positive,
         (array_agg(signal_text order by {{ signal_rank_order() }}) filter (where direction = 'negative'))[1:3]
             as top_negative,
-        bool_or(signal_category = 'fit') as has_fit_signals
+        bool_or(signal_category = 'fit') as has_fit_signals,
+        min(seconds_valid) as decay_seconds_valid
     from signals
     group by contact_id
 
 ),
 
+-- a row per contact with signals, or without signals but still active (the inactivity penalty
+-- will give it one at valid_until)
 final as (
 
     select
-        ranked.contact_id,
-        left(array_to_string(coalesce(ranked.top_positive, '{}') || coalesce(ranked.top_negative, '{}'), '; '), 500)
-            as leadflow_reasons,
-        ranked.has_fit_signals,
-        -- a minute early, so that float rounding can only recompute a contact too soon
-        settings.as_of + make_interval(secs => horizons.seconds_valid - 60) as valid_until,
+        coalesce(ranked.contact_id, active_contacts.contact_id) as contact_id,
+        case
+            when ranked.contact_id is not null
+                then left(array_to_string(coalesce(ranked.top_positive, '{}') || coalesce(ranked.top_negative, '{}'), '; '), 500)
+        end as leadflow_reasons,
+        coalesce(ranked.has_fit_signals, false) as has_fit_signals,
+        -- the first rounding step or the start of the inactivity penalty, a minute early so
+        -- that float rounding can only recompute a contact too soon
+        settings.as_of + make_interval(secs => least(
+            ranked.decay_seconds_valid,
+            date_part('epoch', active_contacts.last_engaged_at - settings.as_of)
+            + 86400 * cast(settings.inactivity_after_days as float8)
+        ) - 60) as valid_until,
         settings.rules_hash,
         settings.as_of as built_as_of
     from ranked
+    full outer join active_contacts on ranked.contact_id = active_contacts.contact_id
     cross join settings
-    left join horizons on ranked.contact_id = horizons.contact_id
 
     {% if is_incremental() %}
-        -- a recomputed contact left without signals replaces its old row with one the post-hook drops
+        -- a recomputed contact left with neither replaces its old row with one the post-hook drops
         union all
 
         select
@@ -183,9 +187,14 @@ final as (
             settings.as_of as built_as_of
         from recomputed_contacts
         cross join settings
-        where not exists (
+        where
+            not exists (
                 select from ranked
                 where ranked.contact_id = recomputed_contacts.contact_id
+            )
+            and not exists (
+                select from active_contacts
+                where active_contacts.contact_id = recomputed_contacts.contact_id
             )
     {% endif %}
 
