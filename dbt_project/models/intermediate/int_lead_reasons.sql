@@ -62,21 +62,22 @@ settings as (
         select distinct changed.contact_id
         from (
 
-            select summed.contact_id
-            from {{ ref('int_contact_activities_summed') }} as summed
+            select written.contact_id
+            from (
+                select
+                    contact_id,
+                    built_as_of
+                from {{ ref('int_contact_activities_summed') }}
+                union all
+                select
+                    contact_id,
+                    built_as_of
+                from {{ ref('int_contact_fit_signals') }}
+            ) as written
             where
                 (select built_as_of from previous) is null
-                or summed.built_as_of > (select built_as_of from previous)
-                or summed.built_as_of = (select as_of from settings)
-
-            union all
-
-            select fit.contact_id
-            from {{ ref('int_contact_fit_signals') }} as fit
-            where
-                (select built_as_of from previous) is null
-                or fit.built_as_of > (select built_as_of from previous)
-                or fit.built_as_of = (select as_of from settings)
+                or written.built_as_of > (select built_as_of from previous)
+                or written.built_as_of = (select as_of from settings)
 
             union all
 
