@@ -144,9 +144,9 @@ def _event_counts(pg, *contact_ids: int) -> dict[int, int]:
 
 
 def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
-    """Fit matches and event scores are kept per contact and only changed contacts are recomputed
-    each hour: the result must equal a full rebuild at the same as_of, hour after hour and after
-    a backfill."""
+    """Fit matches, event scores and reasons texts are kept per contact and only changed contacts
+    are recomputed each hour: the result must equal a full rebuild at the same as_of, hour after
+    hour, days later and after a backfill."""
     ensure_schema(pg)
     hour = timedelta(hours=1)
     with open_connection(pg) as conn, conn.transaction():
