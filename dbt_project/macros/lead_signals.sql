@@ -43,9 +43,10 @@ from (
         activities.last_occurred_at as signal_at,
         -- decayed points fall below (rounded - 0.5) after half_life * log2(decayed / that)
         case
-            when activities.decays and floor(abs(activities.capped_points) + 0.5) >= 1
+            when activities.decays and abs({{ round_half_away('activities.capped_points') }}) >= 1
                 then 86400 * cast(settings.half_life_days as float8)
-                * ln(abs(activities.decayed_points) / (floor(abs(activities.capped_points) + 0.5) - 0.5)) / ln(2)
+                * ln(abs(activities.decayed_points) / (abs({{ round_half_away('activities.capped_points') }}) - 0.5))
+                / ln(2)
         end as seconds_valid
     from (
         -- offset 0 is a planner fence, not a row limit: capped_points is a power() call per

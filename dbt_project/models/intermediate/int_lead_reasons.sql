@@ -23,11 +23,7 @@
         on_schema_change='sync_all_columns',
         pre_hook=["set local work_mem = '128MB'",
             "{% if is_incremental() %}
-            delete from {{ this }}
-            where (
-                select bool_or(built.rules_hash <> settings.rules_hash or built.built_as_of > settings.as_of)
-                from {{ this }} as built cross join {{ ref('int_scoring_settings') }} as settings
-            )
+            {{ start_over_on_new_rules_or_backfill() }}
         {% endif %}"],
         post_hook=[
             "delete from {{ this }} where leadflow_reasons is null and valid_until is null",
