@@ -3,7 +3,10 @@
     contacts without rows are matched again, since regex matching a million contacts against the
     rules every hour is the costly part. The pre-hook makes that set right: it drops the rows of
     contacts whose hash changed or that left int_contacts_enriched (a contact that now matches no
-    rule keeps none), and empties the table when the rules change. -#}
+    rule keeps none), and empties the table when the rules change (all rows share one rules_hash,
+    so one row tells). Each contact's hash is computed once, in a subquery kept apart by `offset 0`:
+    inlined, the hash join recomputed it for each of the 8.5M stored rows it checked at 1M contacts
+    (12.9 s; now 3.7 s, with the work_mem that keeps the 1M hashes in memory). -#}
 {{
     config(
         materialized='incremental',
@@ -11,15 +14,18 @@
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
         pre_hook=["{% if is_incremental() %}
+            set local work_mem = '128MB';
             delete from {{ this }} as stale
             where
-                (select bool_or(stored.rules_hash <> settings.rules_hash)
-                 from {{ this }} as stored cross join {{ ref('int_scoring_settings') }} as settings)
+                (select stored.rules_hash from {{ this }} as stored limit 1)
+                <> (select settings.rules_hash from {{ ref('int_scoring_settings') }} as settings)
                 or not exists (
-                    select from {{ ref('int_contacts_enriched') }} as contacts
-                    where
-                        contacts.contact_id = stale.contact_id
-                        and {{ fit_input_hash('contacts') }} = stale.fit_input_hash
+                    select from (
+                        select contacts.contact_id, {{ fit_input_hash('contacts') }} as fit_input_hash
+                        from {{ ref('int_contacts_enriched') }} as contacts
+                        offset 0
+                    ) as current
+                    where current.contact_id = stale.contact_id and current.fit_input_hash = stale.fit_input_hash
                 )
         {% endif %}"],
         post_hook=[
