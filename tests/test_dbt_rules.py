@@ -90,14 +90,18 @@ def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> No
 
 
 # table: (columns compared, order); incremental tables without the as_of of the build that wrote
-# each row, which differs between an hourly build and a full rebuild by design
+# each row and the time it stays valid from then, which differ between an hourly build and a full
+# rebuild by design
 SCORES = {
     "staging.stg_hubspot__contacts": ("*", "contact_id"),
     "intermediate.int_contact_fit_signals": (
         "contact_id, rule_group, rule_id, attribute, points, priority, disqualification_reason,"
         " label, fit_input_hash, rules_hash", "contact_id, rule_group"),
     "intermediate.int_contact_activities_scored": ("*", "contact_id, activity_key"),
-    "intermediate.int_contact_engagement_scored": ("*", "contact_id"),
+    "intermediate.int_contact_engagement_scored": (
+        "contact_id, engagement_score, engagement_score_at_last_engagement, inactivity_points,"
+        " last_engaged_at, last_hand_raise_at, first_recent_hand_raise_at, has_recent_hand_raise,"
+        " event_disqualification_reason, event_disqualified_at, rules_hash", "contact_id"),
     "intermediate.int_lead_features": ("*", "contact_id"),
     "intermediate.int_lead_reasons": (
         "contact_id, leadflow_reasons, has_fit_signals", "contact_id"),
@@ -151,7 +155,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     hour = timedelta(hours=1)
     with open_connection(pg) as conn, conn.transaction():
         load_objects(conn, "contacts", [_contact(c, f"p{c}@acme.example", "VP Sales")
-                                        for c in range(1, 25)], "l1")
+                                        for c in range(1, 27)], "l1")
         # 60 days of history; contacts 15 and 16 also have a demo request stamped after the
         # first build's as_of, which only the passing of time brings into scope
         load_events(conn, _events(0, 600, AS_OF, 60 * 24), "l1")
@@ -164,7 +168,18 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
                            # in the days below, 23's demo request decays from 24 points to 21,
                            # and 24 goes 60 days without engagement: only time changes their reasons
                            _form("f23", 23, "Demo request", AS_OF - 240 * hour),
-                           _event("v24", 24, "e_visited_page", AS_OF - 57 * 24 * hour)], "l1")
+                           _event("v24", 24, "e_visited_page", AS_OF - 57 * 24 * hour),
+                           # 25's demo request leaves the 30-day hand-raise window while its
+                           # other requests keep its score far above 100
+                           _form("f25", 25, "Demo request", AS_OF - 27 * 24 * hour),
+                           *[_form(f"r25{i}", 25, title, AS_OF - hour)
+                             for i, title in enumerate(2 * ["Pricing request", "Quote request",
+                                                            "Contact sales"])],
+                           # 26's page views, 10.5 points decayed, are capped at 10 until they
+                           # decay below it, and fall to 9 in the days below
+                           _event("v26", 26, "e_visited_page", AS_OF - 30 * 24 * hour),
+                           *[_event(f"v26{i}", 26, "e_visited_page", AS_OF - hour)
+                             for i in range(10)]], "l1")
     dbt_build(pg, AS_OF, full_refresh=True)
 
     late = {  # engagement arriving late: after 22's last event, between 21's events
@@ -198,6 +213,8 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
 
     # days pass without new input: only decay and the inactivity clock move the scores
     reasons = dict(row[:2] for row in hourly["intermediate.int_lead_reasons"])
+    first_recent = {r[0]: r[6] for r in hourly["intermediate.int_contact_engagement_scored"]}
+    scores = {r[0]: r[1] for r in hourly["intermediate.int_contact_engagement_scored"]}
     later = AS_OF + 2 * hour + timedelta(days=5)
     dbt_build(pg, later)
     hourly = _scores(pg)
@@ -206,6 +223,10 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     reasons_later = dict(row[:2] for row in hourly["intermediate.int_lead_reasons"])
     assert "+24 demo request" in reasons[23] and "+21 demo request" in reasons_later[23]
     assert "no engagement" not in reasons[24] and "no engagement" in reasons_later[24]
+    engagement = {r[0]: r for r in hourly["intermediate.int_contact_engagement_scored"]}
+    assert first_recent[25] == AS_OF - 27 * 24 * hour
+    assert engagement[25][1] == 100 and engagement[25][6] == AS_OF - hour
+    assert scores[26] == 10 and engagement[26][1] == 9
 
     dbt_build(pg, AS_OF - 24 * hour)  # a backfill of an earlier interval
     backfill = _scores(pg)

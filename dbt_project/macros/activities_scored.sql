@@ -1,14 +1,15 @@
-{#- int_contact_activities_scored's select; with `contacts` (a CTE or relation with contact_id),
-    only those contacts' rows, filtered before any point is decayed (a filter on the view would
-    decay every row first: it is not merged into its reader's plan). -#}
-{% macro activities_scored(contacts=none) -%}
+{#- int_contact_activities_scored's select; with `where` (a condition on the columns of
+    int_contact_activities_summed), only the rows that meet it, filtered before any point is
+    decayed (a filter on the view would decay every row first: it is not merged into its
+    reader's plan). -#}
+{% macro activities_scored(where=none) -%}
 with
 
 activities as (
 
     select * from {{ ref('int_contact_activities_summed') }}
-    {%- if contacts %}
-    where contact_id in (select contact_id from {{ contacts }})
+    {%- if where %}
+    where {{ where }}
     {%- endif %}
 
 ),

@@ -61,7 +61,7 @@ from (
             event_count,
             last_occurred_at
         {%- if contacts %}
-        from ({{ activities_scored(contacts) }}) as scored
+        from ({{ activities_scored('contact_id in (select contact_id from ' ~ contacts ~ ')') }}) as scored
         {%- else %}
         from {{ ref('int_contact_activities_scored') }}
         {%- endif %}
