@@ -27,7 +27,7 @@ from leadflow.config import PostgresSettings
 from leadflow.db import connect, ensure_schema, open_connection
 from leadflow.load import load_objects, register_load
 from leadflow.local import REPO_ROOT, start_embedded_postgres
-from leadflow.push import CHANGED_SQL
+from leadflow.push import CHANGED_SQL, DESIRED_SQL
 from leadflow.transform import dbt_build, run_results_file
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -187,6 +187,17 @@ def _vacuum_analyze(pg: PostgresSettings) -> None:
         conn.execute("vacuum (analyze)")
 
 
+def _mark_pushed(pg: PostgresSettings) -> None:
+    """The CRM state after the previous hour's push: every desired row accepted. Without it the
+    hourly diff would be a first push of every contact, not the steady-state hour measured."""
+    with connect(pg) as conn:
+        conn.execute(
+            "insert into leadflow.push_state (contact_id, properties, pushed_at, run_id)"
+            f" select contact_id, properties, now(), 'bench' from ({DESIRED_SQL}) as desired"
+            " on conflict (contact_id) do update set properties = excluded.properties"
+        )
+
+
 def _register_load(pg: PostgresSettings, load_id: str) -> None:
     """As the extract does before its first batch, so the gates find the load's rows by time."""
     with connect(pg) as conn:
@@ -278,6 +289,7 @@ def run(contacts: int, events: int, changed: int, new_events: int) -> dict[str, 
         lambda: dbt_build(pg, AS_OF - timedelta(hours=1), full_refresh=True),
     )
     results["dbt_full_slowest_s"] = _slowest_nodes()
+    _mark_pushed(pg)
     _timed("vacuum_analyze_s", results, lambda: _vacuum_analyze(pg))
     _timed(
         "delta_s",
