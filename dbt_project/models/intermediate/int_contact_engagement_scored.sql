@@ -64,10 +64,7 @@ settings as (
         at 1M contacts (2.4 s). Each CTE below reads its own copy, so that the filters of the
         two small subsets (hand-raise and disqualifying activities) reach the table too. -#}
     {% set activities = '(' ~ activities_scored(
-        '(select built_as_of from previous) is null'
-        ~ ' or built_as_of > (select built_as_of from previous)'
-        ~ ' or built_as_of = (select as_of from settings)'
-        ~ ' or contact_id in (select contact_id from due_contacts)'
+        written_since_previous_build('built_as_of') ~ ' or contact_id in (select contact_id from due_contacts)'
     ) ~ ')' %}
 {% else %}
     {#- a full build reads the view in each CTE, for the same reason -#}

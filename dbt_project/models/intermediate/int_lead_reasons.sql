@@ -71,9 +71,7 @@ settings as (
                 from {{ ref('int_contact_fit_signals') }}
             ) as written
             where
-                (select built_as_of from previous) is null
-                or written.built_as_of > (select built_as_of from previous)
-                or written.built_as_of = (select as_of from settings)
+                {{ written_since_previous_build('written.built_as_of') }}
 
             union all
 

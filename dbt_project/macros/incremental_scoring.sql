@@ -12,3 +12,12 @@
             or (select max(built.built_as_of) from {{ this }} as built) > settings.as_of
     )
 {%- endmacro %}
+
+{#- Whether a row of an input with `built_as_of` was written since this model's previous build:
+    after it, or in a build at this as_of (a re-run); every row when this model is empty. Needs
+    the CTEs `previous` (this model's max(built_as_of)) and `settings`. -#}
+{% macro written_since_previous_build(built_as_of) -%}
+    (select built_as_of from previous) is null
+    or {{ built_as_of }} > (select built_as_of from previous)
+    or {{ built_as_of }} = (select as_of from settings)
+{%- endmacro %}
