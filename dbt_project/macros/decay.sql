@@ -113,6 +113,18 @@
     settings.as_of - make_interval(days => cast(settings.inactivity_after_days as integer))
 {%- endmacro %}
 
+{#- When the inactivity penalty of a contact whose last engagement was `last_engaged_at` starts:
+    the time at which inactivity_cutoff() passes it. Needs `settings`. -#}
+{% macro inactivity_starts_at(last_engaged_at) -%}
+    {{ last_engaged_at }} + make_interval(days => cast(settings.inactivity_after_days as integer))
+{%- endmacro %}
+
+{#- Seconds until decaying points shrink by the factor exp(`ln_ratio`): they halve every
+    half_life_days. Needs `settings`. -#}
+{% macro seconds_to_decay(ln_ratio) -%}
+    86400 * cast(settings.half_life_days as float8) * {{ ln_ratio }} / ln(2)
+{%- endmacro %}
+
 {#- The inactivity penalty at as_of of a contact with events whose last engagement was
     `last_engaged_at` (null: never), for the engagement score and for the signal that explains it.
     Needs `settings`. -#}

@@ -44,9 +44,9 @@ from (
         -- decayed points fall below (rounded - 0.5) after half_life * log2(decayed / that)
         case
             when activities.decays and abs({{ round_half_away('activities.capped_points') }}) >= 1
-                then 86400 * cast(settings.half_life_days as float8)
-                * ln(abs(activities.decayed_points) / (abs({{ round_half_away('activities.capped_points') }}) - 0.5))
-                / ln(2)
+                then {{ seconds_to_decay(
+                    'ln(abs(activities.decayed_points) / (abs(' ~ round_half_away('activities.capped_points') ~ ') - 0.5))'
+                ) }}
         end as seconds_valid
     from (
         -- offset 0 is a planner fence, not a row limit: capped_points is a power() call per

@@ -183,22 +183,16 @@ final as (
         score_steps.first_recent_hand_raise_at is not null as has_recent_hand_raise,
         score_steps.event_disqualification_reason,
         score_steps.event_disqualified_at,
-        -- least() skips nulls: a time that does not apply; P halves every half_life_days
+        -- least() skips nulls: a time that does not apply
         least(
             case
                 when score_steps.decaying_share_at_boundary > 0
-                    then settings.as_of + make_interval(
-                            secs => 86400 * cast(settings.half_life_days as float8)
-                            * -ln(score_steps.decaying_share_at_boundary) / ln(2)
-                        )
+                    then settings.as_of
+                        + make_interval(secs => {{ seconds_to_decay('-ln(score_steps.decaying_share_at_boundary)') }})
             end,
-            settings.as_of + make_interval(
-                secs => 86400 * cast(settings.half_life_days as float8)
-                * score_steps.smallest_ln_over_cap / ln(2)
-            ),
+            settings.as_of + make_interval(secs => {{ seconds_to_decay('score_steps.smallest_ln_over_cap') }}),
             case
-                when score_steps.inactivity_points = 0
-                    then score_steps.last_engaged_at + make_interval(days => cast(settings.inactivity_after_days as integer))
+                when score_steps.inactivity_points = 0 then {{ inactivity_starts_at('score_steps.last_engaged_at') }}
             end,
             score_steps.first_recent_hand_raise_at
             + make_interval(days => cast(settings.sql_hand_raise_window_days as integer))

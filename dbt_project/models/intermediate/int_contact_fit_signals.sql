@@ -3,10 +3,10 @@
     contacts without rows are matched again, since regex matching a million contacts against the
     rules every hour is the costly part. The pre-hook makes that set right: it drops the rows of
     contacts whose hash changed or that left int_contacts_enriched (a contact that now matches no
-    rule keeps none), and empties the table when the rules change (all rows share one rules_hash,
-    so one row tells). Each contact's hash is computed once, in a subquery kept apart by `offset 0`:
-    inlined, the hash join recomputed it for each of the 8.5M stored rows it checked at 1M contacts
-    (12.9 s; now 3.7 s, with the work_mem that keeps the 1M hashes in memory). -#}
+    rule keeps none), and empties the table when the rules change. Each contact's hash is computed
+    once, in a subquery kept apart by `offset 0`: inlined, the hash join recomputed it for each of
+    the 8.5M stored rows it checked at 1M contacts (12.9 s; now 3.7 s, with the work_mem that keeps
+    the 1M hashes in memory). -#}
 {{
     config(
         materialized='incremental',
@@ -17,8 +17,7 @@
             set local work_mem = '128MB';
             delete from {{ this }} as stale
             where
-                (select stored.rules_hash from {{ this }} as stored limit 1)
-                <> (select settings.rules_hash from {{ ref('int_scoring_settings') }} as settings)
+                {{ rules_changed() }}
                 or not exists (
                     select from (
                         select contacts.contact_id, {{ fit_input_hash('contacts') }} as fit_input_hash

@@ -158,11 +158,10 @@ final as (
         coalesce(ranked.has_fit_signals, false) as has_fit_signals,
         -- the first rounding step or the start of the inactivity penalty, a minute early so
         -- that float rounding can only recompute a contact too soon
-        settings.as_of + make_interval(secs => least(
-            ranked.decay_seconds_valid,
-            date_part('epoch', active_contacts.last_engaged_at - settings.as_of)
-            + 86400 * cast(settings.inactivity_after_days as float8)
-        ) - 60) as valid_until,
+        least(
+            settings.as_of + make_interval(secs => ranked.decay_seconds_valid),
+            {{ inactivity_starts_at('active_contacts.last_engaged_at') }}
+        ) - interval '1 minute' as valid_until,
         settings.rules_hash,
         settings.as_of as built_as_of
     from ranked
