@@ -213,8 +213,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
 
     # days pass without new input: only decay and the inactivity clock move the scores
     reasons = dict(row[:2] for row in hourly["intermediate.int_lead_reasons"])
-    first_recent = {r[0]: r[6] for r in hourly["intermediate.int_contact_engagement_scored"]}
-    scores = {r[0]: r[1] for r in hourly["intermediate.int_contact_engagement_scored"]}
+    engagement = {r[0]: r for r in hourly["intermediate.int_contact_engagement_scored"]}
     later = AS_OF + 2 * hour + timedelta(days=5)
     dbt_build(pg, later)
     hourly = _scores(pg)
@@ -223,10 +222,11 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     reasons_later = dict(row[:2] for row in hourly["intermediate.int_lead_reasons"])
     assert "+24 demo request" in reasons[23] and "+21 demo request" in reasons_later[23]
     assert "no engagement" not in reasons[24] and "no engagement" in reasons_later[24]
-    engagement = {r[0]: r for r in hourly["intermediate.int_contact_engagement_scored"]}
-    assert first_recent[25] == AS_OF - 27 * 24 * hour
-    assert engagement[25][1] == 100 and engagement[25][6] == AS_OF - hour
-    assert scores[26] == 10 and engagement[26][1] == 9
+    engagement_later = {r[0]: r for r in hourly["intermediate.int_contact_engagement_scored"]}
+    # columns 1 and 6: engagement_score and first_recent_hand_raise_at
+    assert engagement[25][6] == AS_OF - 27 * 24 * hour
+    assert engagement_later[25][1] == 100 and engagement_later[25][6] == AS_OF - hour
+    assert engagement[26][1] == 10 and engagement_later[26][1] == 9
 
     dbt_build(pg, AS_OF - 24 * hour)  # a backfill of an earlier interval
     backfill = _scores(pg)
