@@ -231,6 +231,11 @@ CORRUPT_SQL = """
     update dup set leadflow_stage = 'mql', lifecyclestage = 'marketingqualifiedlead';
     insert into marts.crm_outgoing_contacts select * from dup;
     update marts.crm_outgoing_contacts set leadflow_score = 250 where leadflow_stage = 'suspect';
+    update marts.crm_outgoing_contacts set leadflow_reasons = repeat('+1 page view; ', 40)
+    where contact_id = (
+        select min(contact_id) from marts.crm_outgoing_contacts
+        where leadflow_stage not in ('suspect', 'sql', 'mql')
+    );
 """
 
 
@@ -238,7 +243,8 @@ def test_a_corrupted_mart_trips_the_gate_nothing_reaches_the_crm_and_ops_are_ale
     sandbox, seeded, connections, monkeypatch, request
 ):
     """dbt builds the mart, then it is corrupted (one contact both MQL and SQL, a score of
-    250): the gate stops the run before the push, the CRM is untouched, ops get the alert."""
+    250, reasons longer than the CRM's 500 characters): the gate stops the run before the push,
+    the CRM is untouched, ops get the alert."""
     inbox = request.getfixturevalue("alert_inbox")
     from leadflow import pipeline
 
@@ -261,12 +267,14 @@ def test_a_corrupted_mart_trips_the_gate_nothing_reaches_the_crm_and_ops_are_ale
     text = inbox.slack[0]["text"]
     assert "quality gate failed: crm_outgoing_contacts" in text
     assert f"Run: {dag_run.run_id}" in text
-    assert "Rows: 4" in text  # 2 duplicate ids, 1 score out of range, 1 contact MQL and SQL
+    # 2 duplicate ids, 1 score out of range, 1 reasons text too long, 1 contact MQL and SQL
+    assert "Rows: 5" in text
     assert "no contact both MQL and SQL" in text and "reason code: 1 bad rows" in text
     assert "leadflow_score" in text
+    assert "expect_column_value_lengths_to_be_between on leadflow_reasons: 1 bad rows" in text
     assert f"leadflow.quality_results where run_id = '{dag_run.run_id}'" in text
     subject, body = inbox.emails[0]
-    assert "crm_outgoing_contacts" in subject and "Rows: 4" in body
+    assert "crm_outgoing_contacts" in subject and "Rows: 5" in body
     with connect(connections) as conn:
         kinds = conn.execute(
             "select kind from leadflow.alerts where run_id = %s", (dag_run.run_id,)
