@@ -15,6 +15,7 @@
         unique_key='event_id',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
+        pre_hook=["set local enable_sort = off"],
         post_hook=[
             "create unique index if not exists {{ this.name }}_event_idx on {{ this }} (event_id)",
             "create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)",
@@ -79,7 +80,11 @@ settings as (
 ),
 
 -- the best rule per event in a lateral subquery: a `distinct on (event_id)` over the join
--- would sort every event by its id
+-- would sort every event by its id. The lateral reads the event type's rules through the seed's
+-- (event_type, priority, activity_key) index, already in order, and stops at the first match; the
+-- planner would rather sort the tiny table per event, which evaluates every rule's pattern first,
+-- so sorting is off in this model's transaction (it has nothing else to sort). 2.2M events:
+-- 9.0 s -> 5.6 s.
 matched as (
 
     select
