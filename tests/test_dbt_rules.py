@@ -1,8 +1,10 @@
 """The dbt model on a real Postgres: deterministic for the same inputs, and a scoring-rule edit
-(a seed change an analytics engineer makes) rescores every lead on the next build."""
+(a seed change an analytics engineer makes) rescores every lead on the next build; the unit tests
+of the models pass, and the pipeline's own builds leave them out."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from leadflow.db import connect, ensure_schema, open_connection
 from leadflow.load import load_events, load_objects, record_merges
 from leadflow.local import REPO_ROOT
-from leadflow.transform import dbt_build
+from leadflow.transform import dbt_build, run_results_file
 
 AS_OF = datetime(2026, 11, 23, 10, tzinfo=UTC)
 OUTGOING = "select * from marts.crm_outgoing_contacts order by contact_id"
@@ -59,10 +61,13 @@ def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> No
         load_events(conn, [_form("e1", 1, "Demo request", "2026-11-21T10:00:00.000Z"),
                            _form("e2", 2, "Ebook download", "2026-11-20T10:00:00.000Z")], "l1")
 
-    dbt_build(pg, AS_OF)
+    dbt_build(pg, AS_OF, unit_tests=True)
+    assert len(_unit_test_results()) >= 17
+    assert set(_unit_test_results()) == {"pass"}
     with connect(pg) as conn:
         first = conn.execute(OUTGOING).fetchall()
     dbt_build(pg, AS_OF)
+    assert _unit_test_results() == []  # the pipeline's hourly build leaves them out
     with connect(pg) as conn:
         second = conn.execute(OUTGOING).fetchall()
     assert first == second
@@ -87,6 +92,12 @@ def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> No
     assert rows[1] > before[1][engagement_col]
     assert rows[2] == before[2][engagement_col]  # untouched by the edited rule
     assert "demo request" in reasons.lower()
+
+
+def _unit_test_results() -> list[str]:
+    """Status of each unit test in the last dbt invocation."""
+    results = json.loads(run_results_file().read_text())["results"]
+    return [r["status"] for r in results if r["unique_id"].startswith("unit_test.")]
 
 
 # table: (columns compared, order); incremental tables without the as_of of the build that wrote
