@@ -1,5 +1,7 @@
 {#- Non-archived contacts with their company (primary association, else associatedcompanyid,
-    else lowest-id unlabeled association), owner and derived email attributes. -#}
+    else lowest-id unlabeled association), owner and derived email attributes, and fit_input_hash:
+    computed once here, it tells the incremental fit models which contacts to match and score
+    again. -#}
 with
 
 contacts as (
@@ -74,7 +76,7 @@ contact_company as (
 
 ),
 
-final as (
+joined as (
 
     select
         contacts.contact_id,
@@ -108,6 +110,15 @@ final as (
     from contacts
     left join contact_company on contacts.contact_id = contact_company.contact_id
     left join owners on contacts.owner_id = owners.owner_id
+
+),
+
+final as (
+
+    select
+        joined.*,
+        {{ fit_input_hash('joined') }} as fit_input_hash
+    from joined
 
 )
 
