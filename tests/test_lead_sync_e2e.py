@@ -218,13 +218,14 @@ def test_a_failed_quality_gate_blocks_the_push(
 
 CORRUPT_SQL = """
     do $$
-    declare pk text;
-    begin  -- the dbt contract's primary key would refuse the duplicate: drop it first
-        select conname into pk from pg_constraint
-        where conrelid = 'marts.crm_outgoing_contacts'::regclass and contype = 'p';
-        if pk is not null then
-            execute format('alter table marts.crm_outgoing_contacts drop constraint %I', pk);
-        end if;
+    declare unique_index regclass;
+    begin  -- the model's unique index on contact_id would refuse the duplicate: drop it first
+        for unique_index in
+            select indexrelid::regclass from pg_index
+            where indrelid = 'marts.crm_outgoing_contacts'::regclass and indisunique
+        loop
+            execute format('drop index %s', unique_index);
+        end loop;
     end $$;
     create temp table dup as
         select * from marts.crm_outgoing_contacts where leadflow_stage = 'sql' limit 1;
