@@ -4,9 +4,9 @@
     Incremental per contact, like int_contact_fit_signals and on the same key: a contact's fit
     changes only with its fit_input_hash or the rules, so an hourly build scores again only the
     contacts whose hash changed or that are new (about the hour's changed contacts), not all of
-    them. The pre-hook empties the table when the rules changed, and drops the rows of contacts
-    whose hash changed or that left int_contacts_enriched (two statements: under an `or` the
-    `not exists` ran as a subplan per stored row); the build scores every contact without a row.
+    them. The pre-hook (drop_stale_fit_rows, as in int_contact_fit_signals) empties the table when
+    the rules changed and drops the rows of contacts whose hash changed or that left
+    int_contacts_enriched; the build scores every contact without a row.
     int_contact_fit_signals, built before, matched exactly those contacts again. -#}
 {{
     config(
@@ -15,12 +15,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
         pre_hook=["{% if is_incremental() %}
-            delete from {{ this }} where {{ rules_changed() }};
-            delete from {{ this }} as stale
-            where not exists (
-                select from {{ ref('int_contacts_enriched') }} as current
-                where current.contact_id = stale.contact_id and current.fit_input_hash = stale.fit_input_hash
-            )
+            {{ drop_stale_fit_rows() }}
         {% endif %}"],
         post_hook=["{{ vacuum_hourly() }}"]
     )
@@ -36,14 +31,7 @@ settings as (
 
 contacts as (
 
-    select enriched.*
-    from {{ ref('int_contacts_enriched') }} as enriched
-    {% if is_incremental() %}
-        where not exists (
-                select from {{ this }} as stored
-                where stored.contact_id = enriched.contact_id
-            )
-    {% endif %}
+    {{ contacts_without_fit_rows() }}
 
 ),
 

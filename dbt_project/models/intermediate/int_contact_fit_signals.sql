@@ -12,13 +12,7 @@
         on_schema_change='sync_all_columns',
         pre_hook=["{% if is_incremental() %}
             set local work_mem = '128MB';
-            delete from {{ this }} as stale
-            where
-                {{ rules_changed() }}
-                or not exists (
-                    select from {{ ref('int_contacts_enriched') }} as current
-                    where current.contact_id = stale.contact_id and current.fit_input_hash = stale.fit_input_hash
-                )
+            {{ drop_stale_fit_rows() }}
         {% endif %}"],
         post_hook=[
             "create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)",
@@ -37,14 +31,7 @@ settings as (
 
 contacts as (
 
-    select enriched.*
-    from {{ ref('int_contacts_enriched') }} as enriched
-    {% if is_incremental() %}
-        where not exists (
-                select from {{ this }} as stored
-                where stored.contact_id = enriched.contact_id
-            )
-    {% endif %}
+    {{ contacts_without_fit_rows() }}
 
 ),
 
