@@ -109,7 +109,9 @@ SCORES = {
     "intermediate.int_contact_fit_signals": (
         "contact_id, rule_group, rule_id, attribute, points, priority, disqualification_reason,"
         " label, fit_input_hash, rules_hash", "contact_id, rule_group"),
-    "intermediate.int_contact_fit_scored": ("*", "contact_id"),
+    "intermediate.int_contact_fit_scored": (
+        "contact_id, fit_points, fit_score, fit_grade, fit_disqualification_reason,"
+        " fit_input_hash, rules_hash", "contact_id"),
     "intermediate.int_contact_activities_scored": ("*", "contact_id, activity_key"),
     "intermediate.int_contact_engagement_scored": (
         "contact_id, engagement_score, engagement_score_at_last_engagement, inactivity_points,"

@@ -1,6 +1,7 @@
-{#- int_lead_signals' select; with `contacts` (a CTE or relation with contact_id), only those
-    contacts' signals, each source filtered before its texts and points are computed. -#}
-{% macro lead_signals(contacts=none) -%}
+{#- int_lead_signals' select; with `contacts` (a CTE or relation with contact_id) and `sums` (a
+    CTE of those contacts' rows of int_contact_activities_summed), only those contacts' signals,
+    each source filtered before its texts and points are computed. -#}
+{% macro lead_signals(contacts=none, sums=none) -%}
 select
     contact_id,
     signal_category,
@@ -60,8 +61,8 @@ from (
             capped_points,
             event_count,
             last_occurred_at
-        {%- if contacts %}
-        from ({{ activities_scored('contact_id in (select contact_id from ' ~ contacts ~ ')') }}) as scored
+        {%- if sums %}
+        from ({{ activities_scored(sums=sums) }}) as scored
         {%- else %}
         from {{ ref('int_contact_activities_scored') }}
         {%- endif %}
@@ -88,11 +89,8 @@ from (
         select
             summed.contact_id,
             max(summed.last_engaged_at) as last_engaged_at
-        from {{ ref('int_contact_activities_summed') }} as summed
+        from {{ sums or ref('int_contact_activities_summed') }} as summed
         where
-            {%- if contacts %}
-            summed.contact_id in (select contact_id from {{ contacts }}) and
-            {%- endif %}
             (summed.last_engaged_at is null
             or summed.last_engaged_at < (
                 select {{ inactivity_cutoff() }} from {{ ref('int_scoring_settings') }} as settings

@@ -96,7 +96,8 @@ final as (
         coalesce(fit_grades.grade, 'D') as fit_grade,
         scored.fit_disqualification_reason,
         scored.fit_input_hash,
-        settings.rules_hash
+        settings.rules_hash,
+        settings.as_of as built_as_of
     from scored
     cross join settings
     left join fit_grades on scored.fit_score >= fit_grades.min_fit_score

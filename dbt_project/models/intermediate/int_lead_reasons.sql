@@ -10,8 +10,13 @@
     cross the next rounding boundary at a time known in advance (they halve every
     half_life_days). Each row keeps valid_until, the earliest such time (or the start of the
     inactivity penalty); an hourly build recomputes the contacts past it, those whose sums or fit
-    matches were written since the previous build, and those that lost their fit matches or were
-    merged away (their row is dropped when no signal is left). The pre-hook empties the table
+    score were written since the previous build, and those that left the fit scores or were
+    merged away (their row is dropped when no signal is left). The fit side is read from
+    int_contact_fit_scored, one row per contact, rewritten whenever the contact's fit matches are:
+    against the 8.5M fit-signal rows at 1M contacts, 1.9 s instead of 2.9 s. The recomputed
+    contacts' activity rows are read from the sums once, for their signals and their last
+    engagement (three scans of the 6M rows before: the select 16.0-16.8 s, now 14.0 s with the
+    change above). The pre-hook empties the table
     when the rules changed or as_of moved backwards (a backfill), and gives this transaction
     128MB of work_mem: with the default 4MB the hourly select's hash joins and sorts spilled to
     disk (at 1M contacts, 214k recomputed: 21.9 s, against 17.2 s). -#}
@@ -32,8 +37,8 @@
     )
 }}
 
-/* depends_on: {{ ref('int_contact_fit_signals') }}, {{ ref('stg_hubspot__contact_merges') }}
-   (read in an hourly build only) */
+/* depends_on: {{ ref('int_contact_fit_signals') }}, {{ ref('int_contact_fit_scored') }},
+   {{ ref('stg_hubspot__contact_merges') }} (read in an hourly build only) */
 
 with
 
@@ -68,7 +73,7 @@ settings as (
                 select
                     contact_id,
                     built_as_of
-                from {{ ref('int_contact_fit_signals') }}
+                from {{ ref('int_contact_fit_scored') }}
             ) as written
             where
                 {{ written_since_previous_build('written.built_as_of') }}
@@ -91,11 +96,19 @@ settings as (
             where
                 stored.has_fit_signals
                 and not exists (
-                    select from {{ ref('int_contact_fit_signals') }} as fit
+                    select from {{ ref('int_contact_fit_scored') }} as fit
                     where fit.contact_id = stored.contact_id
                 )
 
         ) as changed
+
+    ),
+
+    recomputed_sums as materialized (
+
+        select summed.*
+        from {{ ref('int_contact_activities_summed') }} as summed
+        where summed.contact_id in (select recomputed_contacts.contact_id from recomputed_contacts)
 
     ),
 {% endif %}
@@ -105,7 +118,7 @@ settings as (
 signals as (
 
     {% if is_incremental() %}
-        {{ lead_signals('recomputed_contacts') }}
+        {{ lead_signals('recomputed_contacts', 'recomputed_sums') }}
     {% else %}
         select * from {{ ref('int_lead_signals') }}
     {% endif %}
@@ -120,12 +133,8 @@ active_contacts as (
     select
         summed.contact_id,
         max(summed.last_engaged_at) as last_engaged_at
-    from {{ ref('int_contact_activities_summed') }} as summed
-    where
-        summed.last_engaged_at >= (select {{ inactivity_cutoff() }} from settings)
-        {% if is_incremental() %}
-            and summed.contact_id in (select recomputed_contacts.contact_id from recomputed_contacts)
-        {% endif %}
+    from {{ 'recomputed_sums' if is_incremental() else ref('int_contact_activities_summed') }} as summed
+    where summed.last_engaged_at >= (select {{ inactivity_cutoff() }} from settings)
     group by summed.contact_id
 
 ),
