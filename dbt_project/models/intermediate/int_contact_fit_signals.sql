@@ -111,8 +111,7 @@ final as (
         matched.disqualification_reason,
         matched.label,
         contacts.fit_input_hash,
-        settings.rules_hash,
-        settings.as_of as built_as_of
+        settings.rules_hash
     from matched
     inner join contacts on matched.contact_id = contacts.contact_id
     cross join settings
