@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.rate_budget import BUDGET, WINDOW_S, accepted_times, stamp_requests, steady_window
 from leadflow.config import HubSpotSettings
 from leadflow.db import connect, ensure_schema
 from leadflow.extract import STREAMS, extract_stream
@@ -27,9 +27,6 @@ from leadflow.local import start_embedded_postgres, stop_embedded_postgres
 from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
-
-BUDGET = 190
-WINDOW_S = 10.0
 
 
 def measure(pg) -> dict[str, float]:
@@ -41,14 +38,7 @@ def measure(pg) -> dict[str, float]:
     # rate budget. Real HubSpot spends that time on its own servers.
     events, portal._events = portal._events[::10], []
     portal._load_events(events)
-    served: list[tuple[float, int]] = []
-    log_request = portal.log_request
-
-    def stamped(method: str, path: str, status: int) -> None:
-        served.append((time.monotonic(), status))
-        log_request(method, path, status)
-
-    portal.log_request = stamped  # type: ignore[method-assign]
+    served = stamp_requests(portal)
     token = f"pat-na1-{uuid.uuid4()}"
     config = SandboxConfig(token=token, rate_limit_per_10s=BUDGET, search_rate_per_s=4)
     with SandboxServer(portal, config) as server:
@@ -58,10 +48,9 @@ def measure(pg) -> dict[str, float]:
         start, end = NOW - timedelta(hours=1), NOW
         with ThreadPoolExecutor(len(STREAMS)) as pool:
             results = list(pool.map(lambda s: extract_stream(s, pg, hs, start, end, "tp"), STREAMS))
-    accepted = sorted(t for t, status in served if status != 429)
+    accepted = accepted_times(served)
     first, last = accepted[0], accepted[-1]
-    assert last - first > 2 * WINDOW_S, "workload too small to measure a steady window"
-    steady = sum(1 for t in accepted if first + WINDOW_S <= t < first + 2 * WINDOW_S)
+    steady = steady_window(served)
     fraction = steady / BUDGET
     overall = len(accepted) / ((last - first) / WINDOW_S * BUDGET)
     refused = sum(1 for _, status in served if status == 429)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.rate_budget import BUDGET, WINDOW_S, stamp_requests, steady_window
 from leadflow import push
 from leadflow.config import HubSpotSettings, PostgresSettings
 from leadflow.db import connect, ensure_schema, open_connection
@@ -32,8 +33,6 @@ from leadflow.local import start_embedded_postgres, stop_embedded_postgres
 from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
 
 TOKEN = "bench-token"
-BUDGET = 190
-WINDOW_S = 10.0
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 MART_DDL = """
     drop schema if exists marts cascade;
@@ -66,14 +65,6 @@ def build(pg: PostgresSettings, portal: Portal, rows: int) -> None:
                      "ABCD"[i % 4], f"+{score} demo request (2026-11-20); -5 free-mail domain",
                      NOW - timedelta(hours=i % 48), None]
                 )  # fmt: skip
-
-
-def steady_window(served: list[tuple[float, int]]) -> int:
-    """Accepted requests in the second 10-second window after the first accepted one (the
-    first window is HubSpot's burst); raises if the run was too short to fill it."""
-    accepted = sorted(t for t, status in served if status != 429)
-    assert accepted[-1] - accepted[0] > 2 * WINDOW_S, "workload too small for a steady window"
-    return sum(1 for t in accepted if accepted[0] + WINDOW_S <= t < accepted[0] + 2 * WINDOW_S)
 
 
 def fresh_push_state(pg: PostgresSettings) -> None:
@@ -152,14 +143,7 @@ def main() -> None:
     pg = start_embedded_postgres(data_dir, dbname="push_bench", reset=True)
     portal = Portal()
     portal.clock = lambda: NOW
-    served: list[tuple[float, int]] = []
-    log_request = portal.log_request
-
-    def stamped(method: str, path: str, status: int) -> None:
-        served.append((time.monotonic(), status))
-        log_request(method, path, status)
-
-    portal.log_request = stamped  # type: ignore[method-assign]
+    served = stamp_requests(portal)
     config = SandboxConfig(token=TOKEN, rate_limit_per_10s=BUDGET, latency_ms=args.latency_ms)
     results = []
     try:
