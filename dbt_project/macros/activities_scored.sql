@@ -1,17 +1,12 @@
-{#- int_contact_activities_scored's select; with `where` (a condition on the columns of
-    int_contact_activities_summed), only the rows that meet it, filtered before any point is
-    decayed (a filter on the view would decay every row first: it is not merged into its
-    reader's plan). `sums`, a CTE of rows of int_contact_activities_summed, replaces the table
-    for a reader that has already picked the rows it needs. -#}
-{% macro activities_scored(where=none, sums=none) -%}
+{#- int_contact_activities_scored's select; with `sums` (a CTE of some rows of
+    int_contact_activities_summed), over those rows only, picked before any point is decayed (a
+    filter on the view would decay every row first: it is not merged into its reader's plan). -#}
+{% macro activities_scored(sums=none) -%}
 with
 
 activities as (
 
     select * from {{ sums or ref('int_contact_activities_summed') }}
-    {%- if where %}
-    where {{ where }}
-    {%- endif %}
 
 ),
 
