@@ -20,6 +20,8 @@ import itertools
 import json
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,19 @@ def build(pg: PostgresSettings, portal: Portal, rows: int) -> None:
                 )  # fmt: skip
 
 
+@contextmanager
+def fresh_server(
+    portal: Portal, config: SandboxConfig, served: list[tuple[float, int]]
+) -> Iterator[HubSpotSettings]:
+    """A new sandbox server over the portal, for one setting: its rate window starts empty, like
+    a new hour, and `served` holds only this setting's requests."""
+    with SandboxServer(portal, config, port=0) as server:
+        served.clear()
+        yield HubSpotSettings(
+            base_url=server.url, token=TOKEN, rate_limit_per_10s=BUDGET, search_rate_per_s=4
+        )
+
+
 def fresh_push_state(pg: PostgresSettings) -> None:
     """As before a first push: every row of the mart counts as changed."""
     with connect(pg) as conn:
@@ -102,6 +117,7 @@ def run(
         "rows_per_s": round(stats.pushed / wall, 1),
         "steady_rows_per_s_after_first_10s": round(steady, 1) if steady else None,
         "steady_fraction_of_budget": round(steady_window(served) / BUDGET, 3),
+        "http_429": sum(1 for _, status in served if status == 429),
     }
 
 
@@ -150,23 +166,11 @@ def main() -> None:
         t0 = time.monotonic()
         build(pg, portal, args.rows)
         setup_s = time.monotonic() - t0
-        settings: list[int | str] = [int(w) for w in args.workers.split(",")]
-        for workers in [*settings, "naive"]:
-            # A fresh server per setting: its rate window starts empty, like a new hour.
-            with SandboxServer(portal, config, port=0) as server:
-                hs = HubSpotSettings(
-                    base_url=server.url,
-                    token=TOKEN,
-                    rate_limit_per_10s=BUDGET,
-                    search_rate_per_s=4,
-                )
-                served.clear()
-                if workers == "naive":
-                    baseline = naive(pg, hs, args.naive_rows, served)
-                else:
-                    results.append(run(pg, hs, int(workers), served))
-                    results[-1]["http_429"] = sum(1 for *_, s in portal.request_log if s == 429)
-                portal.request_log.clear()
+        for workers in [int(w) for w in args.workers.split(",")]:
+            with fresh_server(portal, config, served) as hs:
+                results.append(run(pg, hs, workers, served))
+        with fresh_server(portal, config, served) as hs:
+            baseline = naive(pg, hs, args.naive_rows, served)
     finally:
         stop_embedded_postgres(data_dir)
     best = max(r["steady_rows_per_s_after_first_10s"] or 0 for r in results)
