@@ -33,8 +33,6 @@
     config(
         materialized='incremental',
         unique_key='contact_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='sync_all_columns',
         pre_hook=["{% if is_incremental() %}
             set local enable_nestloop = off;
             set local work_mem = '256MB';

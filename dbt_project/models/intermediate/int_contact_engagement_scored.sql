@@ -17,8 +17,6 @@
     config(
         materialized='incremental',
         unique_key='contact_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='sync_all_columns',
         pre_hook=["set local work_mem = '128MB'",
             "{% if is_incremental() %}
             {{ start_over_on_new_rules_or_backfill() }};

@@ -13,8 +13,6 @@
     config(
         materialized='incremental',
         unique_key='event_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='sync_all_columns',
         pre_hook=["set local enable_sort = off"],
         post_hook=[
             "create unique index if not exists {{ this.name }}_event_idx on {{ this }} (event_id)",

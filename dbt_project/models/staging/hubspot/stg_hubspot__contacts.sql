@@ -7,8 +7,6 @@
     config(
         materialized='incremental',
         unique_key='contact_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='sync_all_columns',
         post_hook=[
             "{% if is_incremental() %}
                 delete from {{ this }} as staged
