@@ -157,6 +157,52 @@ def test_archived_objects_are_marked_and_lose_their_links(pg) -> None:
     assert not {pair for pair in links if gone in pair or deal in pair}
 
 
+def test_a_deletion_archives_only_the_deleted_object_not_the_live_ones_read_with_it(pg) -> None:
+    """Live and archived records of one window land in one batch: only the deleted one is
+    archived, on a first load and in an hour with edits, for contacts and companies alike."""
+    ensure_schema(pg)
+    portal = Portal()
+    server = _serve(portal)
+    try:
+        hs = _settings(server)
+        companies = [portal.add_company({"name": f"Co {i}"}, updated_at=EARLIER) for i in range(40)]
+        contacts = [
+            portal.add_contact({"email": f"c{i}@acme.test"}, updated_at=EARLIER)
+            for i in range(200)
+        ]
+        portal.clock = lambda: EARLIER + timedelta(minutes=5)
+        portal.archive_object("contacts", contacts[0])
+        portal.archive_object("companies", companies[0])
+        for s in ("companies", "contacts"):  # the first load: the list API, then the archived
+            extract_stream(s, pg, hs, START - HOUR, START, "l0")
+        assert _ids(pg, "raw.hubspot_contacts", archived=True) == {contacts[0]}
+        assert _ids(pg, "raw.hubspot_contacts", archived=False) == set(contacts[1:])
+        assert _ids(pg, "raw.hubspot_companies", archived=True) == {companies[0]}
+        assert _ids(pg, "raw.hubspot_companies", archived=False) == set(companies[1:])
+
+        edited = contacts[1:51]  # an hour with 50 edits and one deletion
+        for cid in edited:
+            portal.update_object(
+                "contacts", cid, {"jobtitle": "CTO"}, updated_at=START + timedelta(minutes=10)
+            )
+        portal.clock = lambda: START + timedelta(minutes=20)
+        portal.archive_object("contacts", contacts[60])
+        result = extract_stream("contacts", pg, hs, START, END, "l1")
+    finally:
+        server.stop()
+    assert result["archived"] == 1 and result["changed"] == 51
+    assert _ids(pg, "raw.hubspot_contacts", archived=True) == {contacts[0], contacts[60]}
+    with connect(pg) as conn:
+        titles = dict(
+            conn.execute(
+                "select id, record->'properties'->>'jobtitle' from raw.hubspot_contacts"
+                " where not archived and id = any(%s)",
+                (edited,),
+            ).fetchall()
+        )
+    assert titles == {cid: "CTO" for cid in edited}
+
+
 def test_merged_contacts_map_old_ids_to_the_survivor(pg) -> None:
     ensure_schema(pg)
     portal = Portal()

@@ -307,11 +307,16 @@ def quarantine(
 
 
 def _stage_lines(cur: psycopg.Cursor, lines: list[bytes]) -> None:
-    """COPY pre-encoded object lines into a per-transaction staging table."""
+    """COPY pre-encoded object lines into a staging table holding exactly these lines.
+
+    One batch's transaction stages twice (its live records, then its archived ones), so the
+    table is emptied first: rows left from the live step would otherwise be retired too.
+    """
     cur.execute(
         "create temp table if not exists _stage_objects (id bigint, record text,"
         " hash uuid, updated_at timestamptz, archived boolean) on commit delete rows"
     )
+    cur.execute("delete from _stage_objects")
     with cur.copy("copy _stage_objects (id, record, hash, updated_at, archived) from stdin") as cp:
         cp.write(b"".join(lines))
 
