@@ -438,3 +438,69 @@ def test_budget_counts_requests_other_processes_spent_on_the_token() -> None:
     budget = RateBudget(per_10s=10, search_per_s=4)
     budget.pause(0.5)
     assert 0.4 < budget._wait_time(time.monotonic(), search=False) <= 0.5
+
+
+# -- late and implausible events ---------------------------------------------------------------
+
+
+def _event_ids(pg: PostgresSettings) -> set[str]:
+    with connect(pg) as conn:
+        return {r[0] for r in conn.execute("select id from raw.hubspot_events")}
+
+
+def test_events_recorded_late_are_caught_by_the_lookback_and_the_rescan(pg) -> None:
+    """HubSpot lists events by occurrence time only: an event recorded 90 minutes or a day
+    after it occurred lies behind the cursor, and later hours must still find it."""
+    ensure_schema(pg)
+    portal = Portal()
+    server = _serve(portal)
+    try:
+        hs = _settings(server)
+        cid = portal.add_contact({"email": "late@acme.test"}, updated_at=EARLIER)
+        on_time = portal.add_event("e_visited_page", cid, START + timedelta(minutes=5))
+        assert extract_stream("events", pg, hs, START, END, "l1")["changed"] == 1
+        # Recorded after the hour's run, 90 minutes after it occurred.
+        ninety = portal.add_event("e_visited_page", cid, END - timedelta(minutes=30))
+        extract_stream("events", pg, hs, END, END + HOUR, "l2")
+        assert _event_ids(pg) == {on_time, ninety}
+        for hour in range(2, 24):
+            extract_stream("events", pg, hs, END + (hour - 1) * HOUR, END + hour * HOUR, f"h{hour}")
+        # Recorded a day after it occurred, when the hourly windows had long passed its hour.
+        day_late = portal.add_event("e_submitted_form", cid, START + timedelta(minutes=20))
+        result = extract_stream("events", pg, hs, END + 23 * HOUR, END + 24 * HOUR, "h24")
+    finally:
+        server.stop()
+    assert result["changed"] == 1
+    assert _event_ids(pg) == {on_time, ninety, day_late}
+
+
+def test_events_with_implausible_dates_are_quarantined_once_with_a_reason(pg) -> None:
+    ensure_schema(pg)
+    portal = Portal()
+    server = _serve(portal)
+    try:
+        hs = _settings(server)
+        cid = portal.add_contact({"email": "odd@acme.test"}, updated_at=EARLIER)
+        fine = portal.add_event("e_visited_page", cid, START + timedelta(minutes=5))
+        old = portal.add_event("e_visited_page", cid, "1999-06-01T00:00:00Z")
+        future = portal.add_event("e_visited_page", cid, "2099-01-01T00:00:00Z")
+        first = extract_stream("events", pg, hs, START, END, "l1")  # the first load
+        # Arriving after the first load, behind the cursor by 27 years.
+        older = portal.add_event("e_visited_page", cid, "1999-07-01T00:00:00Z")
+        second = extract_stream("events", pg, hs, END, END + HOUR, "l2")
+    finally:
+        server.stop()
+    assert _event_ids(pg) == {fine}
+    assert (first["quarantined"], second["quarantined"]) == (2, 1)
+    with connect(pg) as conn:
+        reasons = dict(
+            conn.execute(
+                "select record_id, reason from leadflow.quarantine where stream = 'events'"
+            ).fetchall()
+        )
+        (rows,) = conn.execute(
+            "select count(*) from leadflow.quarantine where stream = 'events'"
+        ).fetchone()
+    assert rows == 3  # each once, although every run sees them again
+    assert "before 2000-01-01" in reasons[old] and "before 2000-01-01" in reasons[older]
+    assert "in the future" in reasons[future]

@@ -247,3 +247,28 @@ def test_associations_are_replaced_in_both_directions(pg) -> None:
         ("contacts", 2, "companies", 10, 1),
         ("companies", 10, "contacts", 2, 2),
     }
+
+
+def test_the_raw_events_gate_rejects_events_dated_implausibly(pg) -> None:
+    """The loader quarantines such events; the gate is the check behind it (here rows another
+    writer put into raw): before 2000, or later than an hour after they were loaded."""
+    ensure_schema(pg)
+    with open_connection(pg) as conn, conn.transaction():
+        register_load(conn, "hour")
+        conn.execute(
+            "insert into raw.hubspot_events"
+            " (id, event_type, object_type, object_id, occurred_at, record, _load_id)"
+            " values ('ok', 'e_visited_page', 'contact', 1, now() - interval '1 hour', '{}',"
+            " 'hour')"
+        )
+    assert quality.validate(pg, "raw_hubspot_events", "t", load_id="hour").success
+    for planted in ("'1999-06-01'", "now() + interval '75 years'"):
+        with open_connection(pg) as conn, conn.transaction():
+            conn.execute(
+                "insert into raw.hubspot_events"
+                " (id, event_type, object_type, object_id, occurred_at, record, _load_id)"
+                f" values ('bad', 'e_visited_page', 'contact', 1, {planted}, '{{}}', 'hour')"
+                " on conflict (id) do update set occurred_at = excluded.occurred_at"
+            )
+        with pytest.raises(quality.QualityGateFailed, match="implausible"):
+            quality.validate(pg, "raw_hubspot_events", "t", load_id="hour")

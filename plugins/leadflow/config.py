@@ -90,6 +90,12 @@ class HubSpotSettings:
     timeout_s: float = 30.0
     max_attempts: int = 8
     backoff_s: float = 0.5
+    # HubSpot lists events by occurrence time only, so an event it records late lies behind
+    # the cursor: every run re-reads this much before it, and one hour at each of these lags,
+    # and keeps the events it has not seen (an event recorded up to the largest lag late is
+    # caught; each lag costs one more hour of events per run).
+    events_lookback_minutes: int = 120
+    events_rescan_hours: tuple[int, ...] = (24, 168)
 
 
 def _connection(conn_id: str) -> Any:
@@ -142,4 +148,6 @@ def hubspot_settings(conn_id: str = HUBSPOT_CONN_ID) -> HubSpotSettings:
         timeout_s=float(extra.get("timeout_s", 30)),
         max_attempts=int(extra.get("max_attempts", 8)),
         backoff_s=float(extra.get("backoff_s", 0.5)),
+        events_lookback_minutes=int(extra.get("events_lookback_minutes", 120)),
+        events_rescan_hours=tuple(int(h) for h in extra.get("events_rescan_hours", (24, 168))),
     )

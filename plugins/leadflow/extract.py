@@ -14,6 +14,7 @@ What a CRM stream reads for its window:
   last source JSON kept; contacts merged away are retired through the survivor's
   `hs_merged_object_ids` (raw.hubspot_contact_merges);
 - the associations of every changed object, replaced in both directions.
+The events stream reads wider: late-recorded events and implausible dates (event_windows).
 Properties come from the Properties API on every run, so a new CRM property lands in `raw` with
 no code change. Pages are fetched in a background thread while the previous batch is loaded,
 and every client on one token shares one request budget.
@@ -39,6 +40,8 @@ from leadflow.config import HubSpotSettings, PostgresSettings
 from leadflow.db import connect
 from leadflow.hubspot import HubSpotClient, parse_ts
 from leadflow.load import (
+    EVENTS_FUTURE_SLACK,
+    EVENTS_SINCE,
     Encoded,
     LoadStats,
     encode_events,
@@ -60,6 +63,8 @@ STREAMS = (*CRM_STREAMS, "owners", "events")
 BATCH_ROWS = 5000
 LOOKBACK = timedelta(minutes=10)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# A window of occurredAt; None leaves that side open.
+Window = tuple[datetime | None, datetime | None]
 # Longest comma-joined property list sent in a GET query string; longer lists make HubSpot
 # answer 414, so such portals do their first load through search (POST body) instead.
 MAX_URL_PROPERTIES = 2000
@@ -154,6 +159,32 @@ def window_for(
     return min(cursor, start) - LOOKBACK, end
 
 
+def event_windows(
+    cursor: datetime | None, start: datetime, end: datetime, hs: HubSpotSettings
+) -> list[Window]:
+    """The occurredAt windows the events stream reads for the interval [start, end).
+
+    HubSpot lists events by occurrence time only, so one it records late lies behind the
+    cursor. Each run reads back `events_lookback_minutes` before the cursor and one hour at
+    each of `events_rescan_hours` lags; known ids are skipped by the loader. Two open-ended
+    windows find events whose dates are implausible (before EVENTS_SINCE, or well after the
+    interval): they are quarantined with the reason (once each), not lost. A first load
+    reads everything up to the interval's end.
+    """
+    # occurredAfter is inclusive and HubSpot's times have milliseconds: strictly after the slack.
+    future: Window = (end + EVENTS_FUTURE_SLACK + timedelta(milliseconds=1), None)
+    if cursor is None:
+        return [(None, end), future]
+    low = min(cursor, start) - timedelta(minutes=hs.events_lookback_minutes)
+    windows: list[Window] = [(low, end)]
+    for hours in sorted(set(hs.events_rescan_hours)):
+        lag = timedelta(hours=hours)
+        slice_start, slice_end = start - lag, min(end - lag, low)
+        if slice_start < slice_end:
+            windows.append((slice_start, slice_end))
+    return [*windows, (None, EVENTS_SINCE), future]
+
+
 def extract_stream(
     stream: str,
     pg: PostgresSettings,
@@ -169,13 +200,19 @@ def extract_stream(
         register_load(conn, load_id)
         cursor = read_cursor(conn, stream)
     start, end = window_for(cursor, interval_start, interval_end)
+    windows = event_windows(cursor, interval_start, interval_end, hs)
     stats = LoadStats()
     counts = {"archived": 0, "merged": 0}
     with HubSpotClient(hs) as client:
-        records, mode = _records(client, stream, start, end, full=cursor is None)
+        if stream == "events":
+            records, mode = chain.from_iterable(client.events(*w) for w in windows), "events"
+            start = windows[0][0] or EPOCH
+        else:
+            records, mode = _records(client, stream, start, end, full=cursor is None)
+        latest = interval_end + EVENTS_FUTURE_SLACK
         loaded = load_concurrently(
             pg,
-            prefetched(_encoded(stream, _batches(records))),
+            prefetched(_encoded(stream, _batches(records), latest)),
             lambda conn, item: _load_batch(conn, client, stream, *item, load_id),
         )
         for batch_stats, batch_counts in loaded:
@@ -217,7 +254,9 @@ def extract_stream(
     return result
 
 
-def _encoded(stream: str, batches: Iterator[list[Any]]) -> Iterator[tuple[list[Any], Encoded]]:
+def _encoded(
+    stream: str, batches: Iterator[list[Any]], latest_event: datetime
+) -> Iterator[tuple[list[Any], Encoded]]:
     """Each batch with its records checked and encoded for COPY.
 
     This runs in the prefetch thread, so Python's encoding of the next batch overlaps
@@ -225,7 +264,7 @@ def _encoded(stream: str, batches: Iterator[list[Any]]) -> Iterator[tuple[list[A
     """
     for batch in batches:
         if stream == "events":
-            yield batch, encode_events(batch)
+            yield batch, encode_events(batch, latest_event)
         else:
             yield batch, encode_objects([t.record for t in batch if not t.archived])
 
@@ -262,8 +301,6 @@ def _load_batch(
 def _records(
     client: HubSpotClient, stream: str, start: datetime, end: datetime, full: bool
 ) -> tuple[Iterator[Any], str]:
-    if stream == "events":
-        return client.events(start, end), "events"
     if stream == "owners":
         # Owners are few and have no search endpoint: read them all every run.
         owners = chain(client.owners(), client.owners(archived=True))

@@ -287,15 +287,14 @@ class HubSpotClient:
         yield from self._paged("/crm/v3/owners", {"limit": 100, "archived": str(archived).lower()})
 
     def events(
-        self, start: datetime, end: datetime, object_type: str = "contact"
+        self, start: datetime | None, end: datetime | None, object_type: str = "contact"
     ) -> Iterator[dict[str, Any]]:
-        """Events with start <= occurredAt < end."""
-        params = {
-            "objectType": object_type,
-            "occurredAfter": start.isoformat(),
-            "occurredBefore": end.isoformat(),
-            "limit": 1000,
-        }
+        """Events with start <= occurredAt < end; a bound that is None is left open."""
+        params: dict[str, Any] = {"objectType": object_type, "limit": 1000}
+        if start is not None:
+            params["occurredAfter"] = start.isoformat()
+        if end is not None:
+            params["occurredBefore"] = end.isoformat()
         yield from self._paged("/events/v3/events", params)
 
     def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import msgspec
@@ -32,6 +32,9 @@ from leadflow.db import open_connection
 
 MAX_RECORD_BYTES = 1_000_000
 MAX_BIGINT = 2**63 - 1
+# Plausible event times: not before this, not more than the slack after the interval's end.
+EVENTS_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+EVENTS_FUTURE_SLACK = timedelta(hours=1)
 
 # Batches written at once, and how often a batch that collided with another is tried.
 LOAD_CONNECTIONS = 2
@@ -234,7 +237,8 @@ def _object_line(record: Any) -> bytes:
     )
 
 
-def _event_line(record: Any) -> bytes:
+def _event_line(record: Any, latest: datetime | None = None) -> bytes:
+    """One COPY line of an event, or BadRecord; `latest` is the last plausible occurredAt."""
     if not isinstance(record, dict) or not record.get("id"):
         raise BadRecord("event without an id")
     object_id = _bigint(record.get("objectId"), "objectId")
@@ -242,6 +246,15 @@ def _event_line(record: Any) -> bytes:
     if not isinstance(event_type, str) or not event_type:
         raise BadRecord("event without an eventType")
     occurred = _timestamp(record, "occurredAt")
+    if occurred < EVENTS_SINCE:
+        raise BadRecord(
+            f"implausible occurredAt {record['occurredAt']}: before {EVENTS_SINCE:%Y-%m-%d}"
+        )
+    if latest is not None and occurred > latest:
+        raise BadRecord(
+            f"occurredAt {record['occurredAt']} is in the future: more than "
+            f"{EVENTS_FUTURE_SLACK} after the end of the interval that read it"
+        )
     data = _payload(record)
     return b"%s\t%s\t%s\t%d\t%s\t%s\n" % (
         _copy_text(str(record["id"])),
@@ -268,9 +281,13 @@ def encode_objects(records: Sequence[Any]) -> Encoded:
     return _encode_all(records, _object_line)
 
 
-def encode_events(records: Sequence[Any]) -> Encoded:
-    """Events are immutable, so a repeat of an event id within the batch is kept once."""
-    encoded = _encode_all(records, _event_line)
+def encode_events(records: Sequence[Any], latest: datetime | None = None) -> Encoded:
+    """Events are immutable, so a repeat of an event id within the batch is kept once.
+
+    Events dated before EVENTS_SINCE or after `latest` (the reading interval's end plus
+    EVENTS_FUTURE_SLACK) are implausible: they are quarantined with the reason.
+    """
+    encoded = _encode_all(records, lambda record: _event_line(record, latest))
     seen: set[bytes] = set()
     unique = []
     for line in encoded.lines:
@@ -289,9 +306,28 @@ def _raw(record: Any) -> str:
 
 
 def quarantine(
-    conn: psycopg.Connection, stream: str, load_id: str, bad: Sequence[tuple[Any, str, str]]
+    conn: psycopg.Connection,
+    stream: str,
+    load_id: str,
+    bad: Sequence[tuple[Any, str, str]],
+    once_per_id: bool = False,
 ) -> int:
-    """Keep what could not be loaded, with why; repeats of one load are stored once."""
+    """Keep what could not be loaded, with why; repeats of one load are stored once.
+
+    `once_per_id` is for immutable records (events) that every run reads again: an id already
+    in quarantine is not stored (or counted) a second time.
+    """
+    if bad and once_per_id:
+        ids = [rid for rid, _, _ in bad if rid is not None]
+        known = {
+            row[0]
+            for row in conn.execute(
+                "select record_id from leadflow.quarantine"
+                " where stream = %s and record_id = any(%s)",
+                (stream, ids),
+            )
+        }
+        bad = [b for b in bad if b[0] is None or b[0] not in known]
     if not bad:
         return 0
     with conn.cursor() as cur:
@@ -398,7 +434,9 @@ def load_events(
         except psycopg.errors.UniqueViolation:
             cur.execute(_INSERT_EVENTS + " on conflict (id) do nothing", {"load_id": load_id})
         changed = cur.rowcount
-    return LoadStats(batch.received, changed, quarantine(conn, "events", load_id, batch.bad))
+    return LoadStats(
+        batch.received, changed, quarantine(conn, "events", load_id, batch.bad, once_per_id=True)
+    )
 
 
 def retire_objects(

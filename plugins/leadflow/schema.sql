@@ -97,6 +97,8 @@ create table if not exists leadflow.quarantine (
 );
 create unique index if not exists quarantine_dedup_idx
     on leadflow.quarantine (stream, load_id, md5(payload));
+-- Immutable records that every run reads again (events with implausible dates) are kept once.
+create index if not exists quarantine_record_idx on leadflow.quarantine (stream, record_id);
 
 create table if not exists leadflow.quality_results (
     run_id text not null,
