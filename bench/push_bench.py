@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.rate_budget import BUDGET, WINDOW_S, stamp_requests, steady_window
-from leadflow import push
+from leadflow import push, quality
 from leadflow.config import HubSpotSettings, PostgresSettings
 from leadflow.db import connect, ensure_schema, open_connection
 from leadflow.hubspot import HubSpotClient
@@ -92,6 +92,8 @@ def run(
     pg: PostgresSettings, hs: HubSpotSettings, workers: int, served: list[tuple[float, int]]
 ) -> dict[str, Any]:
     fresh_push_state(pg)
+    with quality.outgoing_locked(pg) as conn:  # the outgoing gate's seal, as after a pass
+        quality.seal_outgoing(conn, f"bench-w{workers}")
     start = time.monotonic()
     stats = push.push(pg, hs, f"bench-w{workers}", push.PushOptions(workers=workers))
     wall = time.monotonic() - start

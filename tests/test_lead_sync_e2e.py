@@ -316,3 +316,35 @@ def test_a_merge_in_the_crm_brings_the_old_contacts_activity_to_the_survivor(
             ).fetchall()
         )
     assert owners == {survivor: 4}  # the demo request and three pricing-page views
+
+
+def test_the_push_sends_only_what_the_gate_validated(sandbox, seeded, connections, monkeypatch):
+    """A write to the outgoing mart between the gate and the push (a concurrent build or
+    backfill in life; planted here) is caught: nothing reaches the CRM and ops are alerted."""
+    from leadflow import pipeline
+
+    gate = pipeline.validate_outgoing
+
+    def gate_then_write(ctx, **kwargs):
+        verdict = gate(ctx, **kwargs)
+        with connect(connections) as conn:
+            conn.execute(
+                "update marts.crm_outgoing_contacts set leadflow_stage = 'sql', leadflow_score = 1000"
+                " where contact_id = %s",
+                (seeded["poor_fit"],),
+            )
+        return verdict
+
+    monkeypatch.setattr(pipeline, "validate_outgoing", gate_then_write)
+    dag_run = run_lead_sync(NOW)
+    assert dag_run.state == "failed"
+    assert _updates_sent(sandbox) == 0
+    assert _crm_contact(sandbox.url, seeded["poor_fit"]).get("leadflow_stage") is None
+    with connect(connections) as conn:
+        alerts = conn.execute(
+            "select kind, body from leadflow.alerts where run_id = %s", (dag_run.run_id,)
+        ).fetchall()
+        attempts = conn.execute("select count(*) from leadflow.push_log").fetchone()[0]
+    assert attempts == 0
+    assert [kind for kind, _ in alerts] == ["push_failed"]
+    assert "changed after the gate validated" in alerts[0][1]

@@ -125,6 +125,18 @@ def _fill(pg: PostgresSettings, rows: list[dict[str, Any]]) -> None:
                 copy.write_row([r[c] for c in cols])
 
 
+def _validated(pg: PostgresSettings, run_id: str) -> None:
+    """What the outgoing gate does when it passes: seal the list as it is for the run."""
+    with quality.outgoing_locked(pg) as conn:
+        quality.seal_outgoing(conn, run_id)
+
+
+def _push(pg: PostgresSettings, hs: HubSpotSettings, run_id: str, *args: Any, **kw: Any):
+    """A push after a passed gate (the tests write the mart themselves)."""
+    _validated(pg, run_id)
+    return push.push(pg, hs, run_id, *args, **kw)
+
+
 def _crm(portal: Portal, ids: list[int]) -> dict[int, dict[str, Any]]:
     out = {}
     for cid in ids:
@@ -170,20 +182,20 @@ def test_only_changes_are_sent_and_an_identical_rerun_sends_nothing(
     rows = [_row(cid, "sql" if i % 10 == 0 else "mql", 40 + i % 50) for i, cid in enumerate(ids)]
     _fill(mart, rows)
     sent = SendRecorder(sandbox.portal)
-    first = push.push(mart, hs, "run-1", PushOptions())
+    first = _push(mart, hs, "run-1", PushOptions())
     assert (first.changed, first.pushed, first.failed, first.batches) == (250, 250, 0, 3)
     assert first.new_sql == 25
     assert set(sent.updates.values()) == {1}
     assert _crm(sandbox.portal, ids[:1])[ids[0]]["lifecyclestage"] == "salesqualifiedlead"
 
-    second = push.push(mart, hs, "run-2", PushOptions())
+    second = _push(mart, hs, "run-2", PushOptions())
     assert (second.changed, second.pushed, second.batches) == (0, 0, 0)
     assert sum(sent.updates.values()) == 250
 
     rows[3]["leadflow_score"] = 99
     rows[7]["leadflow_reasons"] = "+40 pricing page"
     _fill(mart, rows)
-    third = push.push(mart, hs, "run-3", PushOptions())
+    third = _push(mart, hs, "run-3", PushOptions())
     assert (third.changed, third.pushed, third.batches) == (2, 2, 1)
     assert sent.updates[str(ids[3])] == 2 and sent.updates[str(ids[0])] == 1
     assert _one(mart, "select count(*) from leadflow.push_log where run_id = 'run-3'") == 2
@@ -205,7 +217,7 @@ def test_partial_failures_are_logged_per_row_and_retried_until_they_land(
     sandbox.config = SandboxConfig(
         token=TOKEN, batch_failure_rate=0.2, error_rate_5xx=0.1, storm_429_every=25, fault_seed=7
     )
-    first = push.push(mart, hs, "faulty-1", PushOptions())
+    first = _push(mart, hs, "faulty-1", PushOptions())
     assert first.failed > 20 and first.pushed + first.failed == 300
     with connect(mart) as conn:
         errors = conn.execute(
@@ -218,7 +230,7 @@ def test_partial_failures_are_logged_per_row_and_retried_until_they_land(
 
     # The data did not change, yet the rejected rows (and only they) go again next run.
     sent.updates.clear()
-    second = push.push(mart, hs, "faulty-2", PushOptions())
+    second = _push(mart, hs, "faulty-2", PushOptions())
     assert second.changed == first.failed
     assert {int(k) for k in sent.updates} == failed_ids
 
@@ -226,10 +238,10 @@ def test_partial_failures_are_logged_per_row_and_retried_until_they_land(
     runs = 0
     while _one(mart, "select count(*) from leadflow.push_state") < 300:
         runs += 1
-        assert push.push(mart, hs, f"clean-{runs}", PushOptions()).failed == 0
+        assert _push(mart, hs, f"clean-{runs}", PushOptions()).failed == 0
     crm = _crm(sandbox.portal, ids)
     assert all(c["leadflow_stage"] == "mql" and c["leadflow_score"] == "60" for c in crm.values())
-    last = push.push(mart, hs, "after", PushOptions())
+    last = _push(mart, hs, "after", PushOptions())
     assert (last.changed, last.batches) == (0, 0)
 
 
@@ -262,6 +274,7 @@ def test_a_push_killed_mid_run_then_rerun_sends_each_change_once_and_ends_like_a
     sent = SendRecorder(sandbox.portal)
     sandbox.config = SandboxConfig(token=TOKEN, latency_ms=40, error_rate_5xx=0.03)
 
+    _validated(mart, "killed")
     proc = _push_in_subprocess(mart, hs)
     deadline = time.monotonic() + 60
     while _one(mart, "select count(*) from leadflow.push_state") < 300:
@@ -276,14 +289,14 @@ def test_a_push_killed_mid_run_then_rerun_sends_each_change_once_and_ends_like_a
 
     sandbox.config = SandboxConfig(token=TOKEN, error_rate_5xx=0.03)
     # the killed run's last request may still land (40 ms latency): recovery waits 1 s for it
-    rerun = push.push(mart, hs, "rerun", PushOptions(workers=2, inflight_settle_s=1.0))
+    rerun = _push(mart, hs, "rerun", PushOptions(workers=2, inflight_settle_s=1.0))
     assert rerun.failed == 0
     print(f"killed after {done} rows with {in_flight} in flight; rerun {rerun.as_dict()}")
     assert rerun.changed == n - done - rerun.recovered
     assert _one(mart, "select count(*) from leadflow.push_inflight") == 0
     # Each change reached the CRM exactly once over both runs, in flight or not.
     assert len(sent.updates) == n and set(sent.updates.values()) == {1}
-    again = push.push(mart, hs, "again", PushOptions())
+    again = _push(mart, hs, "again", PushOptions())
     assert again.changed == 0
 
     # A clean, uninterrupted run on an identical portal ends in the same CRM state.
@@ -298,7 +311,7 @@ def test_a_push_killed_mid_run_then_rerun_sends_each_change_once_and_ends_like_a
         clean_hs = HubSpotSettings(
             base_url=clean.url, token=TOKEN, rate_limit_per_10s=1000, search_rate_per_s=100
         )
-        assert push.push(clean_pg, clean_hs, "clean", PushOptions()).pushed == n
+        assert _push(clean_pg, clean_hs, "clean", PushOptions()).pushed == n
     assert _crm(sandbox.portal, ids) == _crm(clean_portal, ids)
 
 
@@ -320,7 +333,7 @@ def test_lifecycle_moves_forward_recycles_by_clear_then_set_and_never_downgrades
         ],
     )
     sent = SendRecorder(portal)
-    stats = push.push(
+    stats = _push(
         mart, hs, "life", PushOptions(allow_lifecycle_reset=True, reset_targets={"nurture": "lead"})
     )
     assert (stats.pushed, stats.failed, stats.cleared) == (4, 0, 1)
@@ -377,11 +390,11 @@ def test_contacts_missing_from_the_crm_are_upserted_by_email_only_when_configure
     (existing,) = _add_contacts(sandbox.portal, 1)
     gone = 987_654_321
     _fill(mart, [_row(existing, "mql"), _row(gone, "sql", email="brand.new@example.com")])
-    off = push.push(mart, hs, "no-create", PushOptions())
+    off = _push(mart, hs, "no-create", PushOptions())
     assert (off.pushed, off.failed) == (1, 1)
     assert "OBJECT_NOT_FOUND" in off.errors[str(gone)]
 
-    on = push.push(mart, hs, "create", PushOptions(create_missing=True))
+    on = _push(mart, hs, "create", PushOptions(create_missing=True))
     assert (on.changed, on.pushed, on.created, on.failed) == (1, 1, 1, 0)
     found = sandbox.portal.search(
         "contacts",
@@ -501,3 +514,24 @@ def test_the_dags_dry_run_logs_the_plan_and_sends_nothing(
     assert f"update contact {cid}  stage - -> sql" in logged[0]
     assert "nothing was sent" in logged[0]
     assert not any(p.endswith("/batch/update") for _, p, _ in sandbox.portal.request_log)
+
+
+def test_the_gate_holds_the_outgoing_list_still_while_it_checks_and_seals_it(
+    mart: PostgresSettings,
+) -> None:
+    _fill(mart, [_row(1), _row(2)])
+    with quality.outgoing_locked(mart) as conn:
+        with psycopg.connect(**mart.conninfo()) as writer:
+            writer.execute("set lock_timeout = '200ms'")
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                writer.execute("update marts.crm_outgoing_contacts set leadflow_score = 1")
+        with psycopg.connect(**mart.conninfo()) as reader:  # GX's reads go through
+            assert reader.execute("select count(*) from marts.crm_outgoing_contacts").fetchone()[0] == 2
+        quality.seal_outgoing(conn, "r1")
+    with connect(mart) as conn:
+        quality.verify_validated(conn, "r1")
+        conn.execute("update marts.crm_outgoing_contacts set leadflow_score = 99")
+        with pytest.raises(quality.OutgoingChanged, match="changed after the gate validated"):
+            quality.verify_validated(conn, "r1")
+        with pytest.raises(quality.OutgoingChanged, match="no validated outgoing list"):
+            quality.verify_validated(conn, "r2")

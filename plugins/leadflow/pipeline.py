@@ -6,19 +6,47 @@ and returns only counts (XCom is not masked in logs: no tokens, no PII).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from leadflow import alerts, push, quality, runs
-from leadflow.config import hubspot_settings, postgres_settings
+from leadflow.config import ConfigError, hubspot_settings, postgres_settings
 from leadflow.db import connect, ensure_schema
 from leadflow.extract import extract_stream
+from leadflow.hubspot import HubSpotAuthError
 from leadflow.transform import dbt_build
 
 log = logging.getLogger(__name__)
+
+# Failures a retry cannot fix: a wrong setting, a rejected token, an outgoing list that is not
+# the validated one. Airflow's retries would only repeat them minutes later.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    HubSpotAuthError,
+    quality.OutgoingChanged,
+)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def fail_fast(step: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `step`; a permanent error fails its task at once, without Airflow's retries."""
+
+    @functools.wraps(step)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return step(*args, **kwargs)
+        except PERMANENT_ERRORS as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{exc} (not retried: a retry cannot fix this)") from exc
+
+    return run
 
 RAW_SUITES = ("raw_hubspot_contacts", "raw_hubspot_events")
 OUTGOING_SUITE = "crm_outgoing_contacts"
@@ -36,12 +64,14 @@ class RunContext:
         return f"lead_sync:{self.interval_end:%Y%m%dT%H%M%SZ}"
 
 
+@fail_fast
 def begin(ctx: RunContext) -> None:
     pg = postgres_settings()
     ensure_schema(pg)
     runs.start_run(pg, ctx.run_id, ctx.interval_start, ctx.interval_end)
 
 
+@fail_fast
 def extract(ctx: RunContext, stream: str) -> dict[str, Any]:
     return extract_stream(
         stream,
@@ -53,6 +83,7 @@ def extract(ctx: RunContext, stream: str) -> dict[str, Any]:
     )
 
 
+@fail_fast
 def validate_raw(ctx: RunContext) -> dict[str, Any]:
     pg = postgres_settings()
     try:
@@ -62,10 +93,12 @@ def validate_raw(ctx: RunContext) -> dict[str, Any]:
         raise
 
 
+@fail_fast
 def transform(ctx: RunContext) -> dict[str, Any]:
     return dbt_build(postgres_settings(), as_of=ctx.interval_end)
 
 
+@fail_fast
 def validate_outgoing(ctx: RunContext, force_push: bool = False) -> dict[str, Any]:
     """The blocking gate before the push: the GX suite, then the volume circuit breaker.
 
@@ -73,8 +106,10 @@ def validate_outgoing(ctx: RunContext, force_push: bool = False) -> dict[str, An
     """
     pg = postgres_settings()
     try:
-        suite = quality.validate(pg, OUTGOING_SUITE, ctx.run_id)
-        verdict = quality.check_volume(pg, ctx.run_id, force=force_push)
+        with quality.outgoing_locked(pg) as conn:
+            suite = quality.validate(pg, OUTGOING_SUITE, ctx.run_id)
+            verdict = quality.check_volume(pg, ctx.run_id, force=force_push)
+            quality.seal_outgoing(conn, ctx.run_id)
     except quality.QualityGateFailed as exc:
         alerts.send(alerts.gate_failed(ctx.run_id, exc), pg)
         raise
@@ -88,6 +123,7 @@ def validate_outgoing(ctx: RunContext, force_push: bool = False) -> dict[str, An
     }
 
 
+@fail_fast
 def push_back(ctx: RunContext, dry_run: bool = False) -> dict[str, Any]:
     pg, hs = postgres_settings(), hubspot_settings()
     if dry_run:
@@ -109,6 +145,7 @@ def stage_counts(pg_settings: Any = None) -> dict[str, int]:
     return {stage: int(n) for stage, n in rows}
 
 
+@fail_fast
 def finish(ctx: RunContext, step_stats: dict[str, Any]) -> dict[str, Any]:
     pg = postgres_settings()
     stats = {**step_stats, "stages": stage_counts(pg)}

@@ -41,6 +41,7 @@ from leadflow.hubspot import (
     HubSpotUnreachable,
     parse_ts,
 )
+from leadflow.quality import verify_validated
 from leadflow.stages import STAGES
 
 log = logging.getLogger(__name__)
@@ -439,6 +440,10 @@ def push(
         write.autocommit = True
         rules = CrmRules.from_definitions(ensure_properties(client))
         _recover_inflight(client, write, run_id, rules, stats, options.inflight_settle_s)
+        # One snapshot, taken after the recovery wrote its rows, for the check and the read:
+        # what is sent is what the gate validated.
+        read.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        verify_validated(read, run_id)
         with ThreadPoolExecutor(max_workers=options.workers) as pool:
             pending: dict[Future[_Outcome], list[PushPlan]] = {}
             batch: list[PushPlan] = []

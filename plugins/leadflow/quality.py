@@ -11,10 +11,14 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from leadflow.config import PostgresSettings
@@ -205,6 +209,90 @@ def _record(pg: PostgresSettings, run_id: str, result: SuiteResult) -> None:
                 result.failed,
                 json.dumps(result.failures),
             ),
+        )
+
+
+# -- what the push may send: the outgoing list as validated -----------------------------------
+
+OUTGOING_FINGERPRINT_SQL = """
+    select count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint), 0)
+    from marts.crm_outgoing_contacts as t
+"""
+
+
+class OutgoingChanged(QualityGateFailed):
+    """The outgoing list differs from what the gate validated: nothing may be pushed."""
+
+
+def outgoing_fingerprint(conn: psycopg.Connection) -> tuple[int, Decimal]:
+    """(rows, checksum) of the outgoing list: the sum of a 64-bit hash of every row."""
+    rows, checksum = conn.execute(OUTGOING_FINGERPRINT_SQL).fetchone()
+    return int(rows), Decimal(checksum)
+
+
+@contextmanager
+def outgoing_locked(pg: PostgresSettings) -> Iterator[psycopg.Connection]:
+    """A transaction holding the outgoing list still: no session can write it meanwhile.
+
+    The gate checks the list inside it (GX reads on its own connections, which the share lock
+    lets through) and seals it there, so what is sealed is exactly what was checked. A writer
+    already at work makes the gate wait up to a minute, then fail.
+    """
+    with connect(pg) as conn:
+        conn.execute("set local lock_timeout = '60s'")
+        try:
+            conn.execute("lock table marts.crm_outgoing_contacts in share mode")
+        except psycopg.errors.LockNotAvailable as exc:
+            raise QualityGateFailed(
+                "marts.crm_outgoing_contacts is being written by another session (a dbt build "
+                "or a backfill?): the gate waited a minute; nothing is pushed. Re-run lead_sync.",
+                suite="validated_outgoing",
+                where="pg_locks for marts.crm_outgoing_contacts",
+            ) from exc
+        yield conn
+
+
+def seal_outgoing(conn: psycopg.Connection, run_id: str) -> None:
+    """Record the outgoing list as the run's gate validated it (inside outgoing_locked)."""
+    conn.execute(
+        """
+        insert into leadflow.validated_outgoing (run_id, row_count, checksum)
+        values (%s, %s, %s)
+        on conflict (run_id) do update
+            set row_count = excluded.row_count, checksum = excluded.checksum,
+                validated_at = now()
+        """,
+        (run_id, *outgoing_fingerprint(conn)),
+    )
+
+
+def verify_validated(conn: psycopg.Connection, run_id: str) -> None:
+    """Raise OutgoingChanged unless the list `conn` sees is the one the run's gate sealed.
+
+    Call it inside the (repeatable-read) transaction that then reads the rows to push.
+    """
+    sealed = conn.execute(
+        "select row_count, checksum from leadflow.validated_outgoing where run_id = %s",
+        (run_id,),
+    ).fetchone()
+    if sealed is None:
+        raise OutgoingChanged(
+            f"run {run_id} has no validated outgoing list (the gate did not pass): nothing is "
+            "pushed.",
+            suite="validated_outgoing",
+            where="leadflow.validated_outgoing",
+        )
+    now = outgoing_fingerprint(conn)
+    if now != (int(sealed[0]), Decimal(sealed[1])):
+        raise OutgoingChanged(
+            "marts.crm_outgoing_contacts changed after the gate validated it "
+            f"({sealed[0]} rows validated, {now[0]} now, checksums differ): nothing is pushed. "
+            "Was a dbt build or a backfill running at the same time? Re-run lead_sync, so the "
+            "gate checks the list as it is now.",
+            suite="validated_outgoing",
+            bad_rows=abs(now[0] - int(sealed[0])) or None,
+            where="marts.crm_outgoing_contacts; leadflow.validated_outgoing where run_id = "
+            f"'{run_id}'",
         )
 
 

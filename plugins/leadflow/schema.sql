@@ -159,3 +159,13 @@ create table if not exists leadflow.alerts (
     raised_at timestamptz not null default now()
 );
 create index if not exists alerts_run_idx on leadflow.alerts (run_id, kind);
+
+-- The outgoing list as the gate validated it, per run: its row count and an order-independent
+-- checksum of its rows. The push recomputes both in the snapshot it reads and sends nothing
+-- when they differ, so a write to the mart after the gate never reaches the CRM unchecked.
+create table if not exists leadflow.validated_outgoing (
+    run_id text primary key,
+    row_count bigint not null,
+    checksum numeric not null,
+    validated_at timestamptz not null default now()
+);
