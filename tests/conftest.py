@@ -23,6 +23,9 @@ from leadflow.local import airflow_env  # noqa: E402
 
 os.environ.update(airflow_env(_SESSION_DIR / "airflow"))
 os.environ["DBT_TARGET_PATH"] = str(_SESSION_DIR / "dbt_target")
+# Every test portal is synthetic, so its first push needs no person to confirm it (as in the
+# demo); the tests of that confirmation switch it back on.
+os.environ["LEADFLOW_BREAKER_CONFIRM_FIRST_PUSH"] = "false"
 
 from leadflow.config import HubSpotSettings, PostgresSettings  # noqa: E402
 from leadflow.local import (  # noqa: E402

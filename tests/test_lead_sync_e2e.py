@@ -348,3 +348,68 @@ def test_the_push_sends_only_what_the_gate_validated(sandbox, seeded, connection
     assert attempts == 0
     assert [kind for kind, _ in alerts] == ["push_failed"]
     assert "changed after the gate validated" in alerts[0][1]
+
+
+EVERYONE_SQL = """
+    update marts.crm_outgoing_contacts
+    set leadflow_stage = 'sql', lifecyclestage = 'salesqualifiedlead',
+        disqualification_reason = null
+"""
+
+
+def test_the_first_pushes_are_protected_from_mass_mis_scoring(
+    sandbox, seeded, connections, monkeypatch
+):
+    """lifecyclestage never moves back, so a bad first run cannot be undone in the CRM: the
+    first push waits for a confirmation, and until pushes have a history the push may not
+    move more than a tenth of the contacts into MQL or SQL."""
+    from leadflow import pipeline
+
+    for i in range(600):  # a portal of 608 contacts, most of them leads in the CRM
+        sandbox.portal.add_contact(
+            {"email": f"lead{i}@acme-soft.com", "lifecyclestage": "lead"},
+            updated_at=NOW - 20 * DAY,
+        )
+    monkeypatch.setenv("LEADFLOW_BREAKER_CONFIRM_FIRST_PUSH", "true")
+    awaiting = run_lead_sync(NOW)
+    assert awaiting.state == "failed"
+    assert _updates_sent(sandbox) == 0
+    with connect(connections) as conn:
+        (title,) = conn.execute(
+            "select title from leadflow.alerts where run_id = %s", (awaiting.run_id,)
+        ).fetchone()
+    assert "first push to this CRM awaits confirmation" in title
+
+    confirmed = run_lead_sync(NOW, conf={"force_push": True})  # after `leadflow plan`
+    assert confirmed.state == "success"
+    assert _crm_contact(sandbox.url, seeded["hand_raiser"])["leadflow_stage"] == "sql"
+    sent = _updates_sent(sandbox)
+
+    build = pipeline.transform
+
+    def everyone_sql(ctx):  # a rules bug: every contact an SQL
+        built = build(ctx)
+        with connect(connections) as conn:
+            conn.execute(EVERYONE_SQL)
+        return built
+
+    monkeypatch.setattr(pipeline, "transform", everyone_sql)
+    blocked = run_lead_sync(NOW + timedelta(hours=1))
+    assert blocked.state == "failed"
+    assert _updates_sent(sandbox) == sent
+    assert _crm_contact(sandbox.url, seeded["poor_fit"])["lifecyclestage"] == "lead"
+    with connect(connections) as conn:
+        kinds = [
+            r[0]
+            for r in conn.execute(
+                "select kind from leadflow.alerts where run_id = %s", (blocked.run_id,)
+            )
+        ]
+        (details,) = conn.execute(
+            "select details from leadflow.quality_results where run_id = %s"
+            " and suite = 'volume_circuit_breaker'",
+            (blocked.run_id,),
+        ).fetchone()
+    assert kinds == ["volume_breaker"]
+    assert details[0]["tripped"] and details[0]["qualifying_moves"] > 600
+    assert details[0]["limit_qualifying_moves"] == pytest.approx(60.8)  # a tenth of 608

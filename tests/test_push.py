@@ -470,9 +470,15 @@ def test_volume_circuit_breaker_blocks_an_outsized_push_unless_forced(
 ) -> None:
     _fill(mart, [_row(i, "sql" if i % 2 else "mql") for i in range(1, 301)])
     settings = quality.BreakerSettings(factor=3, min_rows=50, min_new_sqls=20, min_history=3)
+    with connect(mart) as conn:  # a CRM pushed to before (the first push is tested below)
+        conn.execute("insert into leadflow.push_state values (0, '{}', now(), 'earlier')")
 
-    _history(mart, [10, 12])  # too little history: not judged (a first run pushes everything)
-    assert not quality.check_volume(mart, "young", settings=settings).tripped
+    _history(mart, [10, 12])  # too little history: compared with what the CRM holds
+    with pytest.raises(quality.VolumeBreakerTripped, match="300 contacts moving into MQL or SQL"):
+        quality.check_volume(mart, "young", settings=settings)
+    _fill(mart, [_row(i, "sql" if i < 30 else "lead") for i in range(1, 301)])
+    assert not quality.check_volume(mart, "young", settings=settings).tripped  # 29 of 300
+    _fill(mart, [_row(i, "sql" if i % 2 else "mql") for i in range(1, 301)])
 
     _history(mart, [10, 12, 11], tag="more-")
     with pytest.raises(quality.VolumeBreakerTripped) as tripped:

@@ -164,7 +164,7 @@ def gate_failed(run_id: str, exc: Exception) -> Alert:
     suite = getattr(exc, "suite", "") or "quality gate"
     where = getattr(exc, "where", "")
     kind = "volume_breaker" if suite == "volume_circuit_breaker" else "gate_failed"
-    title = (
+    title = getattr(exc, "title", "") or (
         "volume circuit breaker tripped: push blocked, nothing sent"
         if kind == "volume_breaker"
         else f"quality gate failed: {suite}; push blocked, nothing sent"

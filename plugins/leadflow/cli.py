@@ -256,6 +256,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     server = SandboxServer(portal, config, port=0).start()
     print(f"  hubspot    sandbox at {server.url} (190 requests / 10 s)")
     os.environ.pop("AIRFLOW_HOME", None)  # the demo always uses its own Airflow home
+    # A real CRM's first push waits for `leadflow run --force-push` after `leadflow plan`; the
+    # demo's portal is synthetic and fresh every time, so its first push goes out at once.
+    os.environ["LEADFLOW_BREAKER_CONFIRM_FIRST_PUSH"] = "false"
+    print("  first push confirmed for the synthetic portal (a real CRM's waits for you)")
     os.environ.update(
         connection_env(
             pg, server.url, SANDBOX_TOKEN, {"rate_limit_per_10s": 190, "search_rate_per_s": 5}

@@ -20,6 +20,51 @@ class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message says what to fix."""
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def parse_setting(
+    where: str, raw: Any, kind: type, minimum: float | None = None, maximum: float | None = None
+) -> Any:
+    """`raw` (a string from an env var or a JSON value from a connection extra) as `kind`
+    (int, float or bool), or a ConfigError naming `where` it came from and what it takes."""
+    if kind is bool:
+        text = str(raw).strip().lower()
+        if isinstance(raw, bool) or text in _TRUE + _FALSE:
+            return raw if isinstance(raw, bool) else text in _TRUE
+        raise ConfigError(f"{where} is {raw!r}: expected true or false")
+    try:
+        if isinstance(raw, bool):
+            raise ValueError
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} is {raw!r}: expected a{'n integer' if kind is int else ' number'}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = (
+            f"between {minimum} and {maximum}"
+            if minimum is not None and maximum is not None
+            else f"at least {minimum}"
+            if minimum is not None
+            else f"at most {maximum}"
+        )
+        raise ConfigError(f"{where} is {raw!r}: it must be {bounds}")
+    return value
+
+
+def env_setting(
+    name: str,
+    default: Any,
+    kind: type | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Any:
+    """The env var `name` parsed like parse_setting, or `default` when it is unset."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return parse_setting(f"env var {name}", raw, kind or type(default), minimum, maximum)
+
+
 @dataclass(frozen=True)
 class PostgresSettings:
     host: str

@@ -118,6 +118,8 @@ def validate_outgoing(ctx: RunContext, force_push: bool = False) -> dict[str, An
         quality.BREAKER_SUITE: {
             "changed": verdict.changed,
             "new_sql": verdict.new_sql,
+            "qualifying_moves": verdict.qualifying_moves,
+            "first_push": verdict.first_push,
             "forced": verdict.forced,
         },
     }

@@ -120,19 +120,44 @@ CHANGED_SQL = f"""
     order by d.contact_id
 """
 
-# What the volume circuit breaker compares with the recent norm: the same diff, counted.
+# What the volume circuit breaker judges: the same diff, counted, and what the CRM holds.
 COUNT_CHANGES_SQL = f"""
-    with desired as ({DESIRED_SQL})
+    with desired as ({DESIRED_SQL}),
+    changes as (
+        select
+            d.*,
+            s.properties is distinct from d.properties as changed,
+            s.properties ->> 'leadflow_stage' as stage_before
+        from desired as d
+        left join leadflow.push_state as s using (contact_id)
+    )
     select
-        count(*),
+        count(*) filter (where changed),
         count(*) filter (
-            where d.properties ->> 'leadflow_stage' = 'sql'
-              and (s.properties ->> 'leadflow_stage') is distinct from 'sql'
-        )
-    from desired as d
-    left join leadflow.push_state as s using (contact_id)
-    where s.properties is distinct from d.properties
+            where changed and properties ->> 'leadflow_stage' = 'sql'
+              and stage_before is distinct from 'sql'
+        ),
+        count(*) filter (
+            where changed and properties ->> 'leadflow_stage' in ('mql', 'sql')
+              and properties ->> 'lifecyclestage' is distinct from current_lifecyclestage
+        ),
+        count(*),
+        not exists (select from leadflow.push_state)
+    from changes
 """
+
+
+@dataclass(frozen=True)
+class ChangeCounts:
+    """What a push would do now: changed rows, new SQLs, contacts it would move into MQL or
+    SQL in the CRM (compared with the lifecyclestage the CRM holds), contacts in the list,
+    and whether nothing was ever pushed to this CRM."""
+
+    changed: int
+    new_sql: int
+    qualifying_moves: int
+    contacts: int
+    first_push: bool
 
 
 def _flag(value: Any) -> bool:
@@ -364,11 +389,11 @@ def ensure_properties(client: HubSpotClient) -> list[dict[str, Any]]:
     return client.properties("contacts")
 
 
-def count_changes(pg: PostgresSettings) -> tuple[int, int]:
-    """(changed rows, new SQLs) a push would send now; for the volume circuit breaker."""
+def count_changes(pg: PostgresSettings) -> ChangeCounts:
+    """What a push would send now; for the volume circuit breaker."""
     with open_connection(pg) as conn:
-        changed, new_sql = conn.execute(COUNT_CHANGES_SQL).fetchone() or (0, 0)
-    return int(changed), int(new_sql)
+        changed, new_sql, moves, contacts, first = conn.execute(COUNT_CHANGES_SQL).fetchone()
+    return ChangeCounts(int(changed), int(new_sql), int(moves), int(contacts), bool(first))
 
 
 def _changed(conn: psycopg.Connection, rules: CrmRules, options: PushOptions) -> Iterator[PushPlan]:

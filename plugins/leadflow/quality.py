@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from leadflow.config import PostgresSettings
+from leadflow.config import PostgresSettings, env_setting
 from leadflow.db import connect
 
 log = logging.getLogger(__name__)
@@ -45,12 +45,18 @@ class QualityGateFailed(RuntimeError):
     """
 
     def __init__(
-        self, message: str, suite: str = "", bad_rows: int | None = None, where: str = ""
+        self,
+        message: str,
+        suite: str = "",
+        bad_rows: int | None = None,
+        where: str = "",
+        title: str = "",
     ) -> None:
         super().__init__(message)
         self.suite = suite
         self.bad_rows = bad_rows
         self.where = where
+        self.title = title  # the alert's headline, when the suite's default does not fit
 
 
 @dataclass
@@ -302,28 +308,45 @@ BREAKER_SUITE = "volume_circuit_breaker"
 
 
 class VolumeBreakerTripped(QualityGateFailed):
-    """Far more changes (or new SQLs) than the recent norm: a bug upstream, not a busy hour."""
+    """Far more changes (or new SQLs) than the recent norm, or a first push nobody confirmed:
+    a bug upstream or a new deployment, not a busy hour."""
 
 
 @dataclass(frozen=True)
 class BreakerSettings:
-    """A push is blocked when it exceeds max(minimum, factor x median of recent pushes)."""
+    """When a push is held back for a person to check (`force_push` lets it through).
+
+    With `min_history` earlier pushes on record: more changed rows or new SQLs than
+    max(minimum, factor x their median). Before that, compared with what the CRM holds: more
+    contacts moving into MQL or SQL than max(min_new_sqls, first_pushes_max_share x contacts).
+    And the very first push to a CRM waits for a confirmation when `confirm_first_push`.
+    """
 
     factor: float = 5.0
     min_rows: int = 500
     min_new_sqls: int = 50
     history: int = 10
     min_history: int = 3
+    first_pushes_max_share: float = 0.1
+    confirm_first_push: bool = True
 
     @classmethod
     def from_env(cls) -> BreakerSettings:
-        env = os.environ
         return cls(
-            factor=float(env.get("LEADFLOW_BREAKER_FACTOR", cls.factor)),
-            min_rows=int(env.get("LEADFLOW_BREAKER_MIN_ROWS", cls.min_rows)),
-            min_new_sqls=int(env.get("LEADFLOW_BREAKER_MIN_NEW_SQLS", cls.min_new_sqls)),
-            history=int(env.get("LEADFLOW_BREAKER_HISTORY", cls.history)),
-            min_history=int(env.get("LEADFLOW_BREAKER_MIN_HISTORY", cls.min_history)),
+            factor=env_setting("LEADFLOW_BREAKER_FACTOR", cls.factor, minimum=1),
+            min_rows=env_setting("LEADFLOW_BREAKER_MIN_ROWS", cls.min_rows, minimum=0),
+            min_new_sqls=env_setting("LEADFLOW_BREAKER_MIN_NEW_SQLS", cls.min_new_sqls, minimum=0),
+            history=env_setting("LEADFLOW_BREAKER_HISTORY", cls.history, minimum=1),
+            min_history=env_setting("LEADFLOW_BREAKER_MIN_HISTORY", cls.min_history, minimum=1),
+            first_pushes_max_share=env_setting(
+                "LEADFLOW_BREAKER_FIRST_PUSHES_MAX_SHARE",
+                cls.first_pushes_max_share,
+                minimum=0,
+                maximum=1,
+            ),
+            confirm_first_push=env_setting(
+                "LEADFLOW_BREAKER_CONFIRM_FIRST_PUSH", cls.confirm_first_push
+            ),
         )
 
 
@@ -331,19 +354,33 @@ class BreakerSettings:
 class BreakerVerdict:
     changed: int
     new_sql: int
+    qualifying_moves: int
+    contacts: int
+    first_push: bool
     runs_compared: int
-    median_changed: float | None
-    median_new_sql: float | None
-    limit_changed: float | None
-    limit_new_sql: float | None
-    tripped: bool
-    forced: bool
+    median_changed: float | None = None
+    median_new_sql: float | None = None
+    limit_changed: float | None = None
+    limit_new_sql: float | None = None
+    limit_qualifying_moves: float | None = None
+    tripped: bool = False
+    forced: bool = False
 
     def summary(self) -> str:
-        if self.limit_changed is None:
+        counts = (
+            f"{self.changed} changed rows, {self.new_sql} new SQLs, {self.qualifying_moves} "
+            f"contacts moving into MQL or SQL in the CRM"
+        )
+        if self.first_push and self.limit_qualifying_moves is None:
             return (
-                f"{self.changed} changed rows, {self.new_sql} new SQLs; only "
-                f"{self.runs_compared} earlier pushes to compare with: not checked"
+                f"first push to this CRM ({counts}, of {self.contacts}): it waits for a person "
+                "to check `leadflow plan` and confirm it"
+            )
+        if self.limit_qualifying_moves is not None:
+            return (
+                f"{counts}: {self.qualifying_moves} moves into MQL or SQL (limit "
+                f"{self.limit_qualifying_moves:.0f}: {self.contacts} contacts) with only "
+                f"{self.runs_compared} earlier pushes to compare with"
             )
         return (
             f"{self.changed} changed rows (limit {self.limit_changed:.0f}, recent median "
@@ -370,23 +407,32 @@ def check_volume(
     force: bool = False,
     settings: BreakerSettings | None = None,
 ) -> BreakerVerdict:
-    """Compare this push's size with recent successful pushes; store the verdict; raise if
-    it trips, unless `force` (a person checked the numbers and wants the push)."""
+    """Judge this push's size (BreakerSettings); store the verdict; raise if it trips,
+    unless `force` (a person checked the numbers and wants the push)."""
     from statistics import median
 
     from leadflow.push import count_changes
 
     settings = settings or BreakerSettings.from_env()
-    changed, new_sql = count_changes(pg)
+    counts = count_changes(pg)
     with connect(pg) as conn:
         recent = conn.execute(RECENT_PUSHES_SQL, (run_id, settings.history)).fetchall()
-    verdict = BreakerVerdict(changed, new_sql, len(recent), None, None, None, None, False, force)
-    if len(recent) >= settings.min_history:
+    verdict = BreakerVerdict(**asdict(counts), runs_compared=len(recent), forced=force)
+    if counts.first_push and settings.confirm_first_push and counts.changed:
+        verdict.tripped = True
+    elif len(recent) >= settings.min_history:
         verdict.median_changed = float(median(r[0] for r in recent))
         verdict.median_new_sql = float(median(r[1] for r in recent))
         verdict.limit_changed = max(settings.min_rows, settings.factor * verdict.median_changed)
         verdict.limit_new_sql = max(settings.min_new_sqls, settings.factor * verdict.median_new_sql)
-        verdict.tripped = changed > verdict.limit_changed or new_sql > verdict.limit_new_sql
+        verdict.tripped = (
+            counts.changed > verdict.limit_changed or counts.new_sql > verdict.limit_new_sql
+        )
+    else:
+        verdict.limit_qualifying_moves = max(
+            settings.min_new_sqls, settings.first_pushes_max_share * counts.contacts
+        )
+        verdict.tripped = counts.qualifying_moves > verdict.limit_qualifying_moves
     passed = not verdict.tripped or force
     _record(
         pg,
@@ -401,16 +447,27 @@ def check_volume(
     )
     log.info("volume circuit breaker: %s%s", verdict.summary(), " (forced)" if force else "")
     if verdict.tripped and not force:
+        awaiting = verdict.first_push and verdict.limit_qualifying_moves is None
+        what = (
+            "The first push to a CRM waits for a confirmation"
+            if awaiting
+            else "Volume circuit breaker tripped"
+        )
         raise VolumeBreakerTripped(
-            f"Volume circuit breaker tripped; nothing was pushed: {verdict.summary()}. "
+            f"{what}; nothing was pushed: {verdict.summary()}. "
             "The rows stay in marts.crm_outgoing_contacts (diff against leadflow.push_state); "
             f"see leadflow.quality_results where run_id = '{run_id}' and suite = "
-            f"'{BREAKER_SUITE}'. If the change is real, trigger lead_sync with force_push=true.",
+            f"'{BREAKER_SUITE}'. Check them with `leadflow plan`; if the change is right, push "
+            "it once with `leadflow run --force-push` (or trigger lead_sync with "
+            "force_push=true).",
             suite=BREAKER_SUITE,
-            bad_rows=changed,
+            bad_rows=counts.changed,
             where=(
                 f"marts.crm_outgoing_contacts vs leadflow.push_state; leadflow.quality_results "
                 f"where run_id = '{run_id}' and suite = '{BREAKER_SUITE}'"
             ),
+            title="first push to this CRM awaits confirmation after `leadflow plan`; nothing sent"
+            if awaiting
+            else "",
         )
     return verdict
