@@ -28,6 +28,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check plugins dags tests bench
+	$(BIN)/ruff format --check plugins dags tests bench
 	cd dbt_project && ../$(BIN)/sqlfluff lint models
 
 bench-small: venv

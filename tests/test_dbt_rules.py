@@ -23,19 +23,30 @@ OUTGOING = "select * from marts.crm_outgoing_contacts order by contact_id"
 def _contact(cid: int, email: str, title: str) -> dict:
     return {
         "id": str(cid),
-        "properties": {"email": email, "jobtitle": title, "country": "United States",
-                       "lifecyclestage": "lead"},
+        "properties": {
+            "email": email,
+            "jobtitle": title,
+            "country": "United States",
+            "lifecyclestage": "lead",
+        },
         "createdAt": "2026-09-01T10:00:00.000Z",
         "updatedAt": "2026-11-01T10:00:00.000Z",
         "archived": False,
     }
 
 
-def _event(eid: str, cid: int, kind: str, when: datetime | str,
-           properties: dict | None = None) -> dict:
+def _event(
+    eid: str, cid: int, kind: str, when: datetime | str, properties: dict | None = None
+) -> dict:
     occurred = when.isoformat() if isinstance(when, datetime) else when
-    return {"id": eid, "objectType": "CONTACT", "objectId": str(cid), "eventType": kind,
-            "occurredAt": occurred, "properties": properties or {}}
+    return {
+        "id": eid,
+        "objectType": "CONTACT",
+        "objectId": str(cid),
+        "eventType": kind,
+        "occurredAt": occurred,
+        "properties": properties or {},
+    }
 
 
 def _form(eid: str, cid: int, title: str, when: datetime | str) -> dict:
@@ -46,8 +57,11 @@ def _form(eid: str, cid: int, title: str, when: datetime | str) -> dict:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of the dbt project, so the test can edit its rules."""
     copy = tmp_path / "dbt_project"
-    shutil.copytree(REPO_ROOT / "dbt_project", copy,
-                    ignore=shutil.ignore_patterns("target", "logs", ".user.yml"))
+    shutil.copytree(
+        REPO_ROOT / "dbt_project",
+        copy,
+        ignore=shutil.ignore_patterns("target", "logs", ".user.yml"),
+    )
     monkeypatch.setenv("LEADFLOW_DBT_PROJECT_DIR", str(copy))
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     return copy
@@ -56,10 +70,20 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> None:
     ensure_schema(pg)
     with open_connection(pg) as conn, conn.transaction():
-        load_objects(conn, "contacts", [_contact(1, "vp@acme.example", "VP Sales"),
-                                        _contact(2, "pat@gmail.com", "Analyst")], "l1")
-        load_events(conn, [_form("e1", 1, "Demo request", "2026-11-21T10:00:00.000Z"),
-                           _form("e2", 2, "Ebook download", "2026-11-20T10:00:00.000Z")], "l1")
+        load_objects(
+            conn,
+            "contacts",
+            [_contact(1, "vp@acme.example", "VP Sales"), _contact(2, "pat@gmail.com", "Analyst")],
+            "l1",
+        )
+        load_events(
+            conn,
+            [
+                _form("e1", 1, "Demo request", "2026-11-21T10:00:00.000Z"),
+                _form("e2", 2, "Ebook download", "2026-11-20T10:00:00.000Z"),
+            ],
+            "l1",
+        )
 
     dbt_build(pg, AS_OF, unit_tests=True)
     unit_tests = _unit_test_results()
@@ -75,16 +99,20 @@ def test_same_inputs_same_rows_and_a_rule_edit_rescores(pg, project: Path) -> No
 
     rules = project / "seeds" / "activity_rules.csv"
     lines = rules.read_text().splitlines()
-    edited = [line.replace(",30,60,", ",90,90,", 1) if line.startswith("demo_request,") else line
-              for line in lines]
+    edited = [
+        line.replace(",30,60,", ",90,90,", 1) if line.startswith("demo_request,") else line
+        for line in lines
+    ]
     assert edited != lines
     rules.write_text("\n".join(edited) + "\n")
 
     dbt_build(pg, AS_OF)
     with connect(pg) as conn:
-        rows = dict(conn.execute(
-            "select contact_id, engagement_score from marts.crm_outgoing_contacts"
-        ).fetchall())
+        rows = dict(
+            conn.execute(
+                "select contact_id, engagement_score from marts.crm_outgoing_contacts"
+            ).fetchall()
+        )
         reasons = conn.execute(
             "select leadflow_reasons from marts.crm_outgoing_contacts where contact_id = 1"
         ).fetchone()[0]
@@ -108,18 +136,26 @@ SCORES = {
     "staging.stg_hubspot__contacts": ("*", "contact_id"),
     "intermediate.int_contact_fit_signals": (
         "contact_id, rule_group, rule_id, attribute, points, priority, disqualification_reason,"
-        " label, fit_input_hash, rules_hash", "contact_id, rule_group"),
+        " label, fit_input_hash, rules_hash",
+        "contact_id, rule_group",
+    ),
     "intermediate.int_contact_fit_scored": (
         "contact_id, fit_points, fit_score, fit_grade, fit_disqualification_reason,"
-        " fit_input_hash, rules_hash", "contact_id"),
+        " fit_input_hash, rules_hash",
+        "contact_id",
+    ),
     "intermediate.int_contact_activities_scored": ("*", "contact_id, activity_key"),
     "intermediate.int_contact_engagement_scored": (
         "contact_id, engagement_score, engagement_score_at_last_engagement, inactivity_points,"
         " last_engaged_at, last_hand_raise_at, first_recent_hand_raise_at, has_recent_hand_raise,"
-        " event_disqualification_reason, event_disqualified_at, rules_hash", "contact_id"),
+        " event_disqualification_reason, event_disqualified_at, rules_hash",
+        "contact_id",
+    ),
     "intermediate.int_lead_features": ("*", "contact_id"),
     "intermediate.int_lead_reasons": (
-        "contact_id, leadflow_reasons, has_fit_signals", "contact_id"),
+        "contact_id, leadflow_reasons, has_fit_signals",
+        "contact_id",
+    ),
 }
 KINDS = (
     ("e_visited_page", {"hs_url": "https://www.example.com/pricing"}),
@@ -157,9 +193,14 @@ def _scores(pg) -> dict[str, list]:
 def _event_counts(pg, *contact_ids: int) -> dict[int, int]:
     """Events counted in the sums, per contact (contacts without sums left out)."""
     with connect(pg) as conn:
-        return dict(conn.execute(
-            "select contact_id, sum(event_count) from intermediate.int_contact_activities_summed"
-            " where contact_id = any(%s) group by contact_id", (list(contact_ids),)).fetchall())
+        return dict(
+            conn.execute(
+                "select contact_id, sum(event_count)"
+                " from intermediate.int_contact_activities_summed"
+                " where contact_id = any(%s) group by contact_id",
+                (list(contact_ids),),
+            ).fetchall()
+        )
 
 
 def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
@@ -169,32 +210,44 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     ensure_schema(pg)
     hour = timedelta(hours=1)
     with open_connection(pg) as conn, conn.transaction():
-        load_objects(conn, "contacts", [_contact(c, f"p{c}@acme.example", "VP Sales")
-                                        for c in range(1, 27)], "l1")
+        load_objects(
+            conn,
+            "contacts",
+            [_contact(c, f"p{c}@acme.example", "VP Sales") for c in range(1, 27)],
+            "l1",
+        )
         # 60 days of history; contacts 15 and 16 also have a demo request stamped after the
         # first build's as_of, which only the passing of time brings into scope
         load_events(conn, _events(0, 600, AS_OF, 60 * 24), "l1")
-        load_events(conn, [_form("f15", 15, "Demo request", AS_OF + hour / 2),
-                           _form("f16", 16, "Demo request", AS_OF + 1.5 * hour),
-                           # 21 engaged 5 days ago and opened an email since; 22 only opened one
-                           _event("v21", 21, "e_visited_page", AS_OF - 120 * hour),
-                           _event("o21", 21, "e_opened_email", AS_OF - 24 * hour),
-                           _event("o22", 22, "e_opened_email", AS_OF - 24 * hour),
-                           # in the days below, 23's demo request decays from 24 points to 21,
-                           # and 24 goes 60 days without engagement: only time changes their reasons
-                           _form("f23", 23, "Demo request", AS_OF - 240 * hour),
-                           _event("v24", 24, "e_visited_page", AS_OF - 57 * 24 * hour),
-                           # 25's demo request leaves the 30-day hand-raise window while its
-                           # other requests keep its score far above 100
-                           _form("f25", 25, "Demo request", AS_OF - 27 * 24 * hour),
-                           *[_form(f"r25{i}", 25, title, AS_OF - hour)
-                             for i, title in enumerate(2 * ["Pricing request", "Quote request",
-                                                            "Contact sales"])],
-                           # 26's page views, 10.5 points decayed, are capped at 10 until they
-                           # decay below it, and fall to 9 in the days below
-                           _event("v26", 26, "e_visited_page", AS_OF - 30 * 24 * hour),
-                           *[_event(f"v26{i}", 26, "e_visited_page", AS_OF - hour)
-                             for i in range(10)]], "l1")
+        load_events(
+            conn,
+            [
+                _form("f15", 15, "Demo request", AS_OF + hour / 2),
+                _form("f16", 16, "Demo request", AS_OF + 1.5 * hour),
+                # 21 engaged 5 days ago and opened an email since; 22 only opened one
+                _event("v21", 21, "e_visited_page", AS_OF - 120 * hour),
+                _event("o21", 21, "e_opened_email", AS_OF - 24 * hour),
+                _event("o22", 22, "e_opened_email", AS_OF - 24 * hour),
+                # in the days below, 23's demo request decays from 24 points to 21,
+                # and 24 goes 60 days without engagement: only time changes their reasons
+                _form("f23", 23, "Demo request", AS_OF - 240 * hour),
+                _event("v24", 24, "e_visited_page", AS_OF - 57 * 24 * hour),
+                # 25's demo request leaves the 30-day hand-raise window while its
+                # other requests keep its score far above 100
+                _form("f25", 25, "Demo request", AS_OF - 27 * 24 * hour),
+                *[
+                    _form(f"r25{i}", 25, title, AS_OF - hour)
+                    for i, title in enumerate(
+                        2 * ["Pricing request", "Quote request", "Contact sales"]
+                    )
+                ],
+                # 26's page views, 10.5 points decayed, are capped at 10 until they
+                # decay below it, and fall to 9 in the days below
+                _event("v26", 26, "e_visited_page", AS_OF - 30 * 24 * hour),
+                *[_event(f"v26{i}", 26, "e_visited_page", AS_OF - hour) for i in range(10)],
+            ],
+            "l1",
+        )
     dbt_build(pg, AS_OF, full_refresh=True)
 
     late = {  # engagement arriving late: after 22's last event, between 21's events
@@ -204,8 +257,11 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     counted = _event_counts(pg, 7, 8)
     for step in (1, 2):
         with open_connection(pg) as conn, conn.transaction():
-            load_events(conn, _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4)
-                        + late[step], f"l{step + 1}")
+            load_events(
+                conn,
+                _events(1000 * step, 40, AS_OF + step * hour, 3, contacts=4) + late[step],
+                f"l{step + 1}",
+            )
             # one contact changes job title each hour (its fit is matched again); in the second
             # hour another, without new events, loses every fit attribute, so no fit rule
             # matches it any more
@@ -251,11 +307,18 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     # a crash resets unlogged tables to empty: the next build must refill them, incremental
     # ones included, to the same rows
     with connect(pg) as conn:
-        unlogged = [row[0] for row in conn.execute(
-            "select relname from pg_class where relnamespace = 'intermediate'::regnamespace"
-            " and relkind = 'r' and relpersistence = 'u'")]
-        assert {"int_events_classified", "int_contact_activities_summed",
-                "int_contact_fit_signals"} <= set(unlogged)
+        unlogged = [
+            row[0]
+            for row in conn.execute(
+                "select relname from pg_class where relnamespace = 'intermediate'::regnamespace"
+                " and relkind = 'r' and relpersistence = 'u'"
+            )
+        ]
+        assert {
+            "int_events_classified",
+            "int_contact_activities_summed",
+            "int_contact_fit_signals",
+        } <= set(unlogged)
         conn.execute("truncate " + ", ".join(f"intermediate.{name}" for name in unlogged))
     dbt_build(pg, AS_OF - 24 * hour)
     assert _scores(pg) == backfill

@@ -167,8 +167,7 @@ def test_a_deletion_archives_only_the_deleted_object_not_the_live_ones_read_with
         hs = _settings(server)
         companies = [portal.add_company({"name": f"Co {i}"}, updated_at=EARLIER) for i in range(40)]
         contacts = [
-            portal.add_contact({"email": f"c{i}@acme.test"}, updated_at=EARLIER)
-            for i in range(200)
+            portal.add_contact({"email": f"c{i}@acme.test"}, updated_at=EARLIER) for i in range(200)
         ]
         portal.clock = lambda: EARLIER + timedelta(minutes=5)
         portal.archive_object("contacts", contacts[0])
@@ -211,8 +210,7 @@ def test_merged_contacts_map_old_ids_to_the_survivor(pg) -> None:
         hs = _settings(server)
         company = portal.add_company({"name": "Acme"}, updated_at=EARLIER)
         a, b, c = (
-            portal.add_contact({"email": f"{n}@acme.test"}, updated_at=EARLIER)
-            for n in "abc"
+            portal.add_contact({"email": f"{n}@acme.test"}, updated_at=EARLIER) for n in "abc"
         )
         portal.associate("contacts", b, "companies", company)
         for s in ("companies", "contacts"):
@@ -273,8 +271,12 @@ def test_kill_mid_stream_then_rerun_equals_an_uninterrupted_run(pg, pg_clean) ->
             "stream": "contacts",
             "batch": 500,
             "pg": {"host": pg.host, "port": pg.port, "dbname": pg.dbname},
-            "hs": {"base_url": hs.base_url, "token": hs.token, "rate_limit_per_10s": 1000,
-                   "search_rate_per_s": 100},
+            "hs": {
+                "base_url": hs.base_url,
+                "token": hs.token,
+                "rate_limit_per_10s": 1000,
+                "search_rate_per_s": 100,
+            },
             "start": START.isoformat(),
             "end": END.isoformat(),
             "load_id": "l1",
@@ -406,8 +408,9 @@ def test_access_token_never_appears_in_logs(pg, caplog, capfd) -> None:
         hs = _settings(server, backoff_s=0.01)
         results = _extract_all(pg, hs)
         with pytest.raises(Exception) as failed:
-            extract_stream("contacts", pg, _settings(server, token="pat-wrong-" + secret[8:]),
-                           START, END, "l2")
+            extract_stream(
+                "contacts", pg, _settings(server, token="pat-wrong-" + secret[8:]), START, END, "l2"
+            )
     finally:
         server.stop()
         for name in ("httpx", "httpcore", "leadflow", "urllib3"):

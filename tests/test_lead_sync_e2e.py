@@ -329,8 +329,8 @@ def test_the_push_sends_only_what_the_gate_validated(sandbox, seeded, connection
         verdict = gate(ctx, **kwargs)
         with connect(connections) as conn:
             conn.execute(
-                "update marts.crm_outgoing_contacts set leadflow_stage = 'sql', leadflow_score = 1000"
-                " where contact_id = %s",
+                "update marts.crm_outgoing_contacts"
+                " set leadflow_stage = 'sql', leadflow_score = 1000 where contact_id = %s",
                 (seeded["poor_fit"],),
             )
         return verdict

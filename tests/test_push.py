@@ -532,7 +532,10 @@ def test_the_gate_holds_the_outgoing_list_still_while_it_checks_and_seals_it(
             with pytest.raises(psycopg.errors.LockNotAvailable):
                 writer.execute("update marts.crm_outgoing_contacts set leadflow_score = 1")
         with psycopg.connect(**mart.conninfo()) as reader:  # GX's reads go through
-            assert reader.execute("select count(*) from marts.crm_outgoing_contacts").fetchone()[0] == 2
+            assert (
+                reader.execute("select count(*) from marts.crm_outgoing_contacts").fetchone()[0]
+                == 2
+            )
         quality.seal_outgoing(conn, "r1")
     with connect(mart) as conn:
         quality.verify_validated(conn, "r1")

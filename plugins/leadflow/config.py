@@ -38,7 +38,9 @@ def parse_setting(
             raise ValueError
         value = kind(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where} is {raw!r}: expected a{'n integer' if kind is int else ' number'}") from None
+        raise ConfigError(
+            f"{where} is {raw!r}: expected a{'n integer' if kind is int else ' number'}"
+        ) from None
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         bounds = (
             f"between {minimum} and {maximum}"

@@ -48,6 +48,7 @@ def fail_fast(step: Callable[_P, _R]) -> Callable[_P, _R]:
 
     return run
 
+
 RAW_SUITES = ("raw_hubspot_contacts", "raw_hubspot_events")
 OUTGOING_SUITE = "crm_outgoing_contacts"
 

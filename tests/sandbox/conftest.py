@@ -30,8 +30,9 @@ class Sandbox:
 
 def _open(portal: Portal, config: SandboxConfig) -> Sandbox:
     server = SandboxServer(portal, config).start()
-    http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"},
-                        timeout=10)
+    http = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    )
     return Sandbox(portal, server, http)
 
 
@@ -49,8 +50,7 @@ def now() -> datetime:
 @pytest.fixture(scope="session")
 def generated() -> Iterator[Sandbox]:
     """A 5,000-contact generated portal shared by read-only tests: do not write to it."""
-    sandbox = _open(Portal.generate(seed=7, contacts=CONTACTS, now=NOW),
-                    SandboxConfig(token=TOKEN))
+    sandbox = _open(Portal.generate(seed=7, contacts=CONTACTS, now=NOW), SandboxConfig(token=TOKEN))
     yield sandbox
     _close(sandbox)
 

@@ -80,28 +80,43 @@ def test_list_limit_over_100_is_rejected(generated: Sandbox) -> None:
 
 def test_list_renders_defaults_or_requested_properties(generated: Sandbox) -> None:
     default = _ok(generated.http.get(CONTACTS, params={"limit": 1}))["results"][0]
-    assert set(default["properties"]) == {"createdate", "email", "firstname", "hs_object_id",
-                                          "lastmodifieddate", "lastname"}
+    assert set(default["properties"]) == {
+        "createdate",
+        "email",
+        "firstname",
+        "hs_object_id",
+        "lastmodifieddate",
+        "lastname",
+    }
     assert default["properties"]["hs_object_id"] == default["id"]
     assert default["properties"]["createdate"] == default["createdAt"]
     assert default["archived"] is False
     # Repeated params (the SDK's style) and unknown names (ignored, like HubSpot).
-    body = _ok(generated.http.get(CONTACTS, params=[("limit", 1), ("properties", "jobtitle"),
-                                                    ("properties", "bant_need,nope")]))
+    body = _ok(
+        generated.http.get(
+            CONTACTS,
+            params=[("limit", 1), ("properties", "jobtitle"), ("properties", "bant_need,nope")],
+        )
+    )
     props = body["results"][0]["properties"]
-    assert set(props) == {"jobtitle", "bant_need", "hs_object_id", "createdate",
-                          "lastmodifieddate"}
+    assert set(props) == {"jobtitle", "bant_need", "hs_object_id", "createdate", "lastmodifieddate"}
     companies = _ok(generated.http.get("/crm/v3/objects/companies", params={"limit": 1}))
     assert set(companies["results"][0]["properties"]) == {
-        "createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"}
+        "createdate",
+        "domain",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "name",
+    }
 
 
 def test_read_one_by_id_and_by_email(generated: Sandbox) -> None:
     first = _ok(generated.http.get(f"{CONTACTS}/1", params={"properties": "email,country"}))
     assert first["id"] == "1" and "country" in first["properties"]
     email = first["properties"]["email"]
-    by_email = _ok(generated.http.get(f"{CONTACTS}/{email.upper()}",
-                                      params={"idProperty": "email"}))
+    by_email = _ok(
+        generated.http.get(f"{CONTACTS}/{email.upper()}", params={"idProperty": "email"})
+    )
     assert by_email["id"] == "1"
     body = _error(generated.http.get(f"{CONTACTS}/999999"), 404, "OBJECT_NOT_FOUND")
     assert body["message"]
@@ -127,10 +142,12 @@ def test_single_object_create_patch_delete(sandbox: Sandbox) -> None:
     oid = created["id"]
     patched = _ok(sandbox.http.patch(f"{CONTACTS}/{oid}", json={"properties": {"city": "Oslo"}}))
     assert patched["properties"]["city"] == "Oslo"
-    _error(sandbox.http.patch(f"{CONTACTS}/{oid}", json={"properties": {"nope": "1"}}), 400,
-           "VALIDATION_ERROR")
-    _error(sandbox.http.post(CONTACTS, json={"properties": {"email": "a@x.com"}}), 409,
-           "CONFLICT")
+    _error(
+        sandbox.http.patch(f"{CONTACTS}/{oid}", json={"properties": {"nope": "1"}}),
+        400,
+        "VALIDATION_ERROR",
+    )
+    _error(sandbox.http.post(CONTACTS, json={"properties": {"email": "a@x.com"}}), 409, "CONFLICT")
     assert _ok(sandbox.http.delete(f"{CONTACTS}/{oid}"), 204) is None
     _error(sandbox.http.get(f"{CONTACTS}/{oid}"), 404, "OBJECT_NOT_FOUND")
 
@@ -142,12 +159,26 @@ def test_single_object_create_patch_delete(sandbox: Sandbox) -> None:
 def people(sandbox: Sandbox) -> Sandbox:
     """Five contacts with known values for filter tests."""
     rows = [
-        ({"email": "ann@acme.com", "firstname": "Ann", "country": "US",
-          "lifecyclestage": "lead"}, 1),
+        (
+            {
+                "email": "ann@acme.com",
+                "firstname": "Ann",
+                "country": "US",
+                "lifecyclestage": "lead",
+            },
+            1,
+        ),
         ({"email": "bob@gmail.com", "firstname": "Bob", "country": "GB"}, 2),
         ({"email": "cy@acme.com", "firstname": "Cy", "jobtitle": "VP Sales"}, 3),
-        ({"email": "di@beta.io", "firstname": "Di", "country": "us",
-          "lifecyclestage": "customer"}, 4),
+        (
+            {
+                "email": "di@beta.io",
+                "firstname": "Di",
+                "country": "us",
+                "lifecyclestage": "customer",
+            },
+            4,
+        ),
         ({"email": "ed@gmail.com", "firstname": "Ed", "associatedcompanyid": "12"}, 5),
     ]
     for props, day in rows:
@@ -159,28 +190,43 @@ def _emails(response: httpx.Response) -> set[str]:
     return {r["properties"]["email"] for r in _ok(response)["results"]}
 
 
-@pytest.mark.parametrize(("flt", "expected"), [
-    ({"propertyName": "country", "operator": "EQ", "value": "US"}, {"ann", "di"}),
-    ({"propertyName": "country", "operator": "NEQ", "value": "us"}, {"bob", "cy", "ed"}),
-    ({"propertyName": "country", "operator": "IN", "values": ["gb", "US"]}, {"ann", "bob", "di"}),
-    ({"propertyName": "country", "operator": "NOT_IN", "values": ["us"]}, {"bob", "cy", "ed"}),
-    ({"propertyName": "jobtitle", "operator": "HAS_PROPERTY"}, {"cy"}),
-    ({"propertyName": "country", "operator": "NOT_HAS_PROPERTY"}, {"cy", "ed"}),
-    ({"propertyName": "email", "operator": "CONTAINS_TOKEN", "value": "*@gmail.com"},
-     {"bob", "ed"}),
-    ({"propertyName": "email", "operator": "CONTAINS_TOKEN", "value": "acme.com"}, {"ann", "cy"}),
-    ({"propertyName": "email", "operator": "NOT_CONTAINS_TOKEN", "value": "acme.com"},
-     {"bob", "di", "ed"}),
-    ({"propertyName": "hs_object_id", "operator": "BETWEEN", "value": "2", "highValue": "4"},
-     {"bob", "cy", "di"}),
-    ({"propertyName": "hs_object_id", "operator": "GT", "value": "10"}, set()),
-    ({"propertyName": "associatedcompanyid", "operator": "LT", "value": "100"}, {"ed"}),
-    # {ms}, {iso}, {offset}: the same instant (cy's createdate) as epoch ms and two ISO forms.
-    ({"propertyName": "createdate", "operator": "GTE", "value": "{ms}"}, {"cy", "di", "ed"}),
-    ({"propertyName": "createdate", "operator": "LT", "value": "{iso}"}, {"ann", "bob"}),
-    ({"propertyName": "createdate", "operator": "EQ", "value": "{offset}"}, {"cy"}),
-    ({"propertyName": "lifecyclestage", "operator": "LTE", "value": "lead"}, {"ann", "di"}),
-])
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        ({"propertyName": "country", "operator": "EQ", "value": "US"}, {"ann", "di"}),
+        ({"propertyName": "country", "operator": "NEQ", "value": "us"}, {"bob", "cy", "ed"}),
+        (
+            {"propertyName": "country", "operator": "IN", "values": ["gb", "US"]},
+            {"ann", "bob", "di"},
+        ),
+        ({"propertyName": "country", "operator": "NOT_IN", "values": ["us"]}, {"bob", "cy", "ed"}),
+        ({"propertyName": "jobtitle", "operator": "HAS_PROPERTY"}, {"cy"}),
+        ({"propertyName": "country", "operator": "NOT_HAS_PROPERTY"}, {"cy", "ed"}),
+        (
+            {"propertyName": "email", "operator": "CONTAINS_TOKEN", "value": "*@gmail.com"},
+            {"bob", "ed"},
+        ),
+        (
+            {"propertyName": "email", "operator": "CONTAINS_TOKEN", "value": "acme.com"},
+            {"ann", "cy"},
+        ),
+        (
+            {"propertyName": "email", "operator": "NOT_CONTAINS_TOKEN", "value": "acme.com"},
+            {"bob", "di", "ed"},
+        ),
+        (
+            {"propertyName": "hs_object_id", "operator": "BETWEEN", "value": "2", "highValue": "4"},
+            {"bob", "cy", "di"},
+        ),
+        ({"propertyName": "hs_object_id", "operator": "GT", "value": "10"}, set()),
+        ({"propertyName": "associatedcompanyid", "operator": "LT", "value": "100"}, {"ed"}),
+        # {ms}, {iso}, {offset}: the same instant (cy's createdate) as epoch ms and two ISO forms.
+        ({"propertyName": "createdate", "operator": "GTE", "value": "{ms}"}, {"cy", "di", "ed"}),
+        ({"propertyName": "createdate", "operator": "LT", "value": "{iso}"}, {"ann", "bob"}),
+        ({"propertyName": "createdate", "operator": "EQ", "value": "{offset}"}, {"cy"}),
+        ({"propertyName": "lifecyclestage", "operator": "LTE", "value": "lead"}, {"ann", "di"}),
+    ],
+)
 def test_search_operators(people: Sandbox, flt: dict[str, Any], expected: set[str]) -> None:
     moment = people.now - timedelta(days=7)
     forms = {"ms": to_ms(moment), "iso": iso(to_ms(moment)), "offset": moment.isoformat()}
@@ -190,23 +236,39 @@ def test_search_operators(people: Sandbox, flt: dict[str, Any], expected: set[st
 
 
 def test_search_groups_are_ored_and_filters_anded(people: Sandbox) -> None:
-    body = {"filterGroups": [
-        {"filters": [{"propertyName": "country", "operator": "EQ", "value": "us"},
-                     {"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"}]},
-        {"filters": [{"propertyName": "firstname", "operator": "EQ", "value": "ED"}]},
-    ]}
+    body = {
+        "filterGroups": [
+            {
+                "filters": [
+                    {"propertyName": "country", "operator": "EQ", "value": "us"},
+                    {"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"},
+                ]
+            },
+            {"filters": [{"propertyName": "firstname", "operator": "EQ", "value": "ED"}]},
+        ]
+    }
     assert _emails(_search(people, body)) == {"ann@acme.com", "ed@gmail.com"}
 
 
 def test_search_sorting_and_properties(people: Sandbox) -> None:
     by_id = _ok(_search(people, {}))["results"]
     assert [r["id"] for r in by_id] == ["1", "2", "3", "4", "5"]
-    desc = _ok(_search(people, {"sorts": [{"propertyName": "createdate",
-                                           "direction": "DESCENDING"}],
-                                "properties": ["country"]}))["results"]
+    desc = _ok(
+        _search(
+            people,
+            {
+                "sorts": [{"propertyName": "createdate", "direction": "DESCENDING"}],
+                "properties": ["country"],
+            },
+        )
+    )["results"]
     assert [r["id"] for r in desc] == ["5", "4", "3", "2", "1"]
-    assert set(desc[0]["properties"]) == {"country", "createdate", "hs_object_id",
-                                          "lastmodifieddate"}
+    assert set(desc[0]["properties"]) == {
+        "country",
+        "createdate",
+        "hs_object_id",
+        "lastmodifieddate",
+    }
     # String sorts; records without the property come last.
     by_country = _ok(_search(people, {"sorts": ["-country"]}))["results"]
     assert [r["id"] for r in by_country] == ["1", "4", "2", "3", "5"]
@@ -245,12 +307,15 @@ def test_search_accepts_the_maximum_filters(sandbox: Sandbox) -> None:
     _ok(_search(sandbox, {"filterGroups": [{"filters": [flt] * 6}] * 3}))
 
 
-@pytest.mark.parametrize("flt", [
-    {"propertyName": "nope", "operator": "EQ", "value": "1"},
-    {"propertyName": "email", "operator": "LIKE", "value": "1"},
-    {"propertyName": "createdate", "operator": "GT", "value": "yesterday"},
-    {"propertyName": "email", "operator": "IN"},
-])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        {"propertyName": "nope", "operator": "EQ", "value": "1"},
+        {"propertyName": "email", "operator": "LIKE", "value": "1"},
+        {"propertyName": "createdate", "operator": "GT", "value": "yesterday"},
+        {"propertyName": "email", "operator": "IN"},
+    ],
+)
 def test_search_rejects_bad_filters(sandbox: Sandbox, flt: dict[str, Any]) -> None:
     _error(_search(sandbox, _filters(flt)), 400, "VALIDATION_ERROR")
 
@@ -267,16 +332,26 @@ def test_search_excludes_archived_and_sees_writes(people: Sandbox) -> None:
 
 
 def test_batch_read_reports_missing_ids_with_207(generated: Sandbox) -> None:
-    response = _batch(generated, "read", [{"id": "1"}, {"id": "2"}, {"id": "999998"},
-                                          {"id": "999999"}], properties=["email"])
+    response = _batch(
+        generated,
+        "read",
+        [{"id": "1"}, {"id": "2"}, {"id": "999998"}, {"id": "999999"}],
+        properties=["email"],
+    )
     body = _ok(response, 207)
     assert sorted(r["id"] for r in body["results"]) == ["1", "2"]
     assert body["numErrors"] == 1
     error = body["errors"][0]
     assert error["category"] == "OBJECT_NOT_FOUND"
     assert error["context"]["ids"] == ["999998", "999999"]
-    by_email = _ok(_batch(generated, "read", [{"id": body["results"][0]["properties"]["email"]}],
-                          idProperty="email"))
+    by_email = _ok(
+        _batch(
+            generated,
+            "read",
+            [{"id": body["results"][0]["properties"]["email"]}],
+            idProperty="email",
+        )
+    )
     assert len(by_email["results"]) == 1
 
 
@@ -285,8 +360,22 @@ def test_batch_update_applies_and_bumps_modified(sandbox: Sandbox) -> None:
     cid = sandbox.portal.add_contact({"email": "a@acme.com"}, created_at=created)
     later = sandbox.now + timedelta(minutes=5)
     sandbox.portal.clock = lambda: later
-    body = _ok(_batch(sandbox, "update", [{"id": str(cid), "properties": {
-        "firstname": "Ann", "bant_need": "yes", "associatedcompanyid": 7}}]))
+    body = _ok(
+        _batch(
+            sandbox,
+            "update",
+            [
+                {
+                    "id": str(cid),
+                    "properties": {
+                        "firstname": "Ann",
+                        "bant_need": "yes",
+                        "associatedcompanyid": 7,
+                    },
+                }
+            ],
+        )
+    )
     assert body["status"] == "COMPLETE" and body["startedAt"] and body["completedAt"]
     stored = sandbox.portal.get_object("contacts", cid)
     assert stored["properties"]["firstname"] == "Ann"
@@ -298,14 +387,18 @@ def test_batch_update_applies_and_bumps_modified(sandbox: Sandbox) -> None:
 
 def test_batch_update_partial_failures_are_per_record(sandbox: Sandbox) -> None:
     ids = [str(sandbox.portal.add_contact({"email": f"u{i}@acme.com"})) for i in range(5)]
-    response = _batch(sandbox, "update", [
-        {"id": ids[0], "properties": {"city": "Paris"}},
-        {"id": ids[1], "properties": {"nope": "x"}},
-        {"id": ids[2], "properties": {"hs_object_id": "5", "city": "Rome"}},
-        {"id": ids[3], "properties": {"lifecyclestage": "prospect"}},
-        {"id": "424242", "properties": {"city": "Oslo"}},
-        {"id": ids[4], "properties": {"hubspot_owner_id": "101"}},
-    ])
+    response = _batch(
+        sandbox,
+        "update",
+        [
+            {"id": ids[0], "properties": {"city": "Paris"}},
+            {"id": ids[1], "properties": {"nope": "x"}},
+            {"id": ids[2], "properties": {"hs_object_id": "5", "city": "Rome"}},
+            {"id": ids[3], "properties": {"lifecyclestage": "prospect"}},
+            {"id": "424242", "properties": {"city": "Oslo"}},
+            {"id": ids[4], "properties": {"hubspot_owner_id": "101"}},
+        ],
+    )
     body = _ok(response, 207)
     assert [r["id"] for r in body["results"]] == [ids[0]]
     assert body["numErrors"] == len(body["errors"]) == 5
@@ -330,8 +423,10 @@ def test_lifecycle_moves_forward_only_unless_cleared(sandbox: Sandbox) -> None:
     body = _ok(set_stage("lead"), 207)
     assert body["errors"][0]["category"] == "VALIDATION_ERROR"
     assert "backward" in body["errors"][0]["message"]
-    assert sandbox.portal.get_object("contacts", int(cid))["properties"]["lifecyclestage"] \
+    assert (
+        sandbox.portal.get_object("contacts", int(cid))["properties"]["lifecyclestage"]
         == "customer"
+    )
     _ok(set_stage("customer"))
     _ok(set_stage(""))
     assert "lifecyclestage" not in sandbox.portal.get_object("contacts", int(cid))["properties"]
@@ -348,28 +443,50 @@ def test_empty_string_clears_a_property(sandbox: Sandbox) -> None:
 def test_batch_create_with_associations_and_conflicts(sandbox: Sandbox) -> None:
     company = sandbox.portal.add_company({"name": "Acme", "domain": "acme.com"})
     sandbox.portal.add_contact({"email": "taken@acme.com"})
-    assoc = [{"to": {"id": str(company)},
-              "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]}]
-    body = _ok(_batch(sandbox, "create", [
-        {"properties": {"email": "new@acme.com", "lifecyclestage": "lead"}, "associations": assoc},
-        {"properties": {"email": "TAKEN@acme.com"}},
-        {"properties": {"lifecyclestage": "nope"}},
-    ]), 207)
+    assoc = [
+        {
+            "to": {"id": str(company)},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}],
+        }
+    ]
+    body = _ok(
+        _batch(
+            sandbox,
+            "create",
+            [
+                {
+                    "properties": {"email": "new@acme.com", "lifecyclestage": "lead"},
+                    "associations": assoc,
+                },
+                {"properties": {"email": "TAKEN@acme.com"}},
+                {"properties": {"lifecyclestage": "nope"}},
+            ],
+        ),
+        207,
+    )
     assert len(body["results"]) == 1
     new = body["results"][0]
     assert new["properties"]["associatedcompanyid"] == str(company)
     assert {e["category"]: e["context"] for e in body["errors"]} == {
-        "CONFLICT": {"inputIndex": ["1"]}, "VALIDATION_ERROR": {"inputIndex": ["2"]}}
+        "CONFLICT": {"inputIndex": ["1"]},
+        "VALIDATION_ERROR": {"inputIndex": ["2"]},
+    }
     ok = _batch(sandbox, "create", [{"properties": {"email": "x@acme.com"}}])
     assert _ok(ok, 201)["results"][0]["properties"]["email"] == "x@acme.com"
 
 
 def test_batch_upsert_by_email(sandbox: Sandbox) -> None:
     cid = sandbox.portal.add_contact({"email": "old@acme.com", "city": "Paris"})
-    body = _ok(_batch(sandbox, "upsert", [
-        {"id": "old@acme.com", "idProperty": "email", "properties": {"city": "Lyon"}},
-        {"id": "New@Acme.com", "idProperty": "email", "properties": {"firstname": "Nu"}},
-    ]))
+    body = _ok(
+        _batch(
+            sandbox,
+            "upsert",
+            [
+                {"id": "old@acme.com", "idProperty": "email", "properties": {"city": "Lyon"}},
+                {"id": "New@Acme.com", "idProperty": "email", "properties": {"firstname": "Nu"}},
+            ],
+        )
+    )
     by_email = {r["properties"]["email"]: r for r in body["results"]}
     assert by_email["old@acme.com"]["new"] is False
     assert by_email["old@acme.com"]["id"] == str(cid)
@@ -380,11 +497,21 @@ def test_batch_upsert_by_email(sandbox: Sandbox) -> None:
 
 def test_batch_update_by_id_property(sandbox: Sandbox) -> None:
     cid = sandbox.portal.add_contact({"email": "who@acme.com"})
-    _ok(_batch(sandbox, "update", [{"id": "who@acme.com", "properties": {"city": "Rome"}}],
-               idProperty="email"))
+    _ok(
+        _batch(
+            sandbox,
+            "update",
+            [{"id": "who@acme.com", "properties": {"city": "Rome"}}],
+            idProperty="email",
+        )
+    )
     assert sandbox.portal.get_object("contacts", cid)["properties"]["city"] == "Rome"
-    body = _ok(_batch(sandbox, "update", [{"id": "x", "idProperty": "city",
-                                           "properties": {"city": "Rome"}}]), 207)
+    body = _ok(
+        _batch(
+            sandbox, "update", [{"id": "x", "idProperty": "city", "properties": {"city": "Rome"}}]
+        ),
+        207,
+    )
     assert body["errors"][0]["category"] == "VALIDATION_ERROR"
 
 
@@ -399,12 +526,14 @@ def test_batch_input_limits(sandbox: Sandbox) -> None:
 
 
 def test_property_definitions(generated: Sandbox) -> None:
-    props = {p["name"]: p for p in _ok(generated.http.get("/crm/v3/properties/contacts"))[
-        "results"]}
+    props = {
+        p["name"]: p for p in _ok(generated.http.get("/crm/v3/properties/contacts"))["results"]
+    }
     stage = props["lifecyclestage"]
     assert stage["type"] == "enumeration"
-    assert [o["value"] for o in sorted(stage["options"], key=lambda o: o["displayOrder"])] == \
-        list(LIFECYCLE_STAGES)
+    assert [o["value"] for o in sorted(stage["options"], key=lambda o: o["displayOrder"])] == list(
+        LIFECYCLE_STAGES
+    )
     assert props["hs_object_id"]["modificationMetadata"]["readOnlyValue"] is True
     assert props["createdate"]["type"] == "datetime"
     assert props["bant_budget"]["hubspotDefined"] is False
@@ -420,28 +549,37 @@ def test_property_definitions(generated: Sandbox) -> None:
 
 
 def test_property_create_then_conflict_then_use(sandbox: Sandbox) -> None:
-    definition = {"name": "lead_score", "label": "Lead score", "type": "number",
-                  "fieldType": "number", "groupName": "contactinformation"}
+    definition = {
+        "name": "lead_score",
+        "label": "Lead score",
+        "type": "number",
+        "fieldType": "number",
+        "groupName": "contactinformation",
+    }
     created = _ok(sandbox.http.post("/crm/v3/properties/contacts", json=definition), 201)
     assert created["hubspotDefined"] is False and created["type"] == "number"
     _error(sandbox.http.post("/crm/v3/properties/contacts", json=definition), 409, "CONFLICT")
-    _error(sandbox.http.post("/crm/v3/properties/contacts", json={"name": "x"}), 400,
-           "VALIDATION_ERROR")
+    _error(
+        sandbox.http.post("/crm/v3/properties/contacts", json={"name": "x"}),
+        400,
+        "VALIDATION_ERROR",
+    )
     _ok(sandbox.http.get("/crm/v3/properties/contacts/lead_score"))
     cid = sandbox.portal.add_contact({"email": "s@acme.com"})
     _ok(_batch(sandbox, "update", [{"id": str(cid), "properties": {"lead_score": "87"}}]))
-    body = _ok(_batch(sandbox, "update", [{"id": str(cid), "properties": {"lead_score": "hi"}}]),
-               207)
+    body = _ok(
+        _batch(sandbox, "update", [{"id": str(cid), "properties": {"lead_score": "hi"}}]), 207
+    )
     assert body["errors"][0]["errors"][0]["code"] == "INVALID_NUMBER"
-    hits = _search(sandbox, _filters({"propertyName": "lead_score", "operator": "GT",
-                                      "value": "50"}))
+    hits = _search(
+        sandbox, _filters({"propertyName": "lead_score", "operator": "GT", "value": "50"})
+    )
     assert _ok(hits)["total"] == 1
 
 
 def test_owners_paging_and_archived(make_sandbox: MakeSandbox) -> None:
     portal = Portal()
-    ids = [portal.add_owner(f"o{i}@example.com", f"O{i}", "Owner")
-           for i in range(5)]
+    ids = [portal.add_owner(f"o{i}@example.com", f"O{i}", "Owner") for i in range(5)]
     portal.add_owner("gone@example.com", "Gone", "Owner", archived=True)
     sandbox = make_sandbox(portal)
     seen, params = [], {"limit": 2}
@@ -460,8 +598,11 @@ def test_owners_paging_and_archived(make_sandbox: MakeSandbox) -> None:
     _ok(sandbox.http.get(f"/crm/v3/owners/{ids[0]}"))
     _error(sandbox.http.get("/crm/v3/owners/9"), 404, "OBJECT_NOT_FOUND")
     cid = portal.add_contact({"email": "c@acme.com"})
-    _ok(_batch(sandbox, "update", [{"id": str(cid),
-                                    "properties": {"hubspot_owner_id": str(ids[1])}}]))
+    _ok(
+        _batch(
+            sandbox, "update", [{"id": str(cid), "properties": {"hubspot_owner_id": str(ids[1])}}]
+        )
+    )
 
 
 # -- associations ------------------------------------------------------------------------------
@@ -479,15 +620,17 @@ def test_associations_v4_both_directions_and_primary(sandbox: Sandbox) -> None:
     url = f"/crm/v4/objects/contacts/{contact}/associations/companies"
     rows = _ok(sandbox.http.get(url))["results"]
     assert _types(rows) == {acme: [1, 279]}
-    assert rows[0]["associationTypes"][0] == {"category": "HUBSPOT_DEFINED", "typeId": 1,
-                                              "label": "Primary"}
+    assert rows[0]["associationTypes"][0] == {
+        "category": "HUBSPOT_DEFINED",
+        "typeId": 1,
+        "label": "Primary",
+    }
     back = _ok(sandbox.http.get(f"/crm/v4/objects/companies/{acme}/associations/contacts"))
     assert _types(back["results"]) == {contact: [2, 280]}
     # A new primary company demotes the old one to unlabeled.
     portal.associate("contacts", contact, "companies", beta, 1)
     assert _types(_ok(sandbox.http.get(url))["results"]) == {acme: [279], beta: [1, 279]}
-    assert portal.get_object("contacts", contact)["properties"]["associatedcompanyid"] == \
-        str(beta)
+    assert portal.get_object("contacts", contact)["properties"]["associatedcompanyid"] == str(beta)
     with pytest.raises(Exception, match="not valid"):
         portal.associate("contacts", contact, "companies", acme, 3)
 
@@ -499,17 +642,37 @@ def test_associations_batch_read_and_default_put(sandbox: Sandbox) -> None:
     put = sandbox.http.put(f"/crm/v4/objects/deals/{deal}/associations/default/contacts/{linked}")
     specs = [r["associationSpec"]["associationTypeId"] for r in _ok(put)["results"]]
     assert specs == [3, 4]
-    body = _ok(sandbox.http.post("/crm/v4/associations/contacts/deals/batch/read",
-                                 json={"inputs": [{"id": str(lonely)}, {"id": str(linked)}]}))
+    body = _ok(
+        sandbox.http.post(
+            "/crm/v4/associations/contacts/deals/batch/read",
+            json={"inputs": [{"id": str(lonely)}, {"id": str(linked)}]},
+        )
+    )
     assert body["status"] == "COMPLETE"
-    assert body["results"] == [{"from": {"id": str(linked)}, "to": [
-        {"toObjectId": deal,
-         "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 4, "label": None}]}]}]
-    _error(sandbox.http.put(f"/crm/v4/objects/deals/{deal}/associations/default/contacts/9999"),
-           404, "OBJECT_NOT_FOUND")
+    assert body["results"] == [
+        {
+            "from": {"id": str(linked)},
+            "to": [
+                {
+                    "toObjectId": deal,
+                    "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": 4, "label": None}
+                    ],
+                }
+            ],
+        }
+    ]
+    _error(
+        sandbox.http.put(f"/crm/v4/objects/deals/{deal}/associations/default/contacts/9999"),
+        404,
+        "OBJECT_NOT_FOUND",
+    )
     too_many = {"inputs": [{"id": str(i)} for i in range(1001)]}
-    _error(sandbox.http.post("/crm/v4/associations/contacts/deals/batch/read", json=too_many),
-           400, "VALIDATION_ERROR")
+    _error(
+        sandbox.http.post("/crm/v4/associations/contacts/deals/batch/read", json=too_many),
+        400,
+        "VALIDATION_ERROR",
+    )
 
 
 def test_association_paging(sandbox: Sandbox) -> None:
@@ -537,11 +700,13 @@ def test_generated_deals_link_contacts_and_companies(generated: Sandbox) -> None
             break
         params["after"] = body["paging"]["next"]["after"]
     inputs = {"inputs": [{"id": i} for i in deal_ids]}
-    to_contacts = _ok(generated.http.post("/crm/v4/associations/deals/contacts/batch/read",
-                                          json=inputs))["results"]
+    to_contacts = _ok(
+        generated.http.post("/crm/v4/associations/deals/contacts/batch/read", json=inputs)
+    )["results"]
     assert sorted(r["from"]["id"] for r in to_contacts) == sorted(deal_ids)
-    to_companies = _ok(generated.http.post("/crm/v4/associations/deals/companies/batch/read",
-                                           json=inputs))["results"]
+    to_companies = _ok(
+        generated.http.post("/crm/v4/associations/deals/companies/batch/read", json=inputs)
+    )["results"]
     assert 0.6 * len(deal_ids) < len(to_companies) <= len(deal_ids)
 
 
@@ -560,22 +725,32 @@ def _all_events(sandbox: Sandbox, **params: Any) -> list[dict[str, Any]]:
 
 def test_events_are_ordered_paged_and_windows_do_not_overlap(generated: Sandbox) -> None:
     start, middle, end = (generated.now - timedelta(days=d) for d in (14, 7, 0))
-    whole = _all_events(generated, objectType="contact", occurredAfter=start.isoformat(),
-                        occurredBefore=end.isoformat())
-    first = _all_events(generated, objectType="contact", occurredAfter=start.isoformat(),
-                        occurredBefore=middle.isoformat())
-    second = _all_events(generated, objectType="contact", occurredAfter=middle.isoformat(),
-                         occurredBefore=end.isoformat())
+    whole = _all_events(
+        generated,
+        objectType="contact",
+        occurredAfter=start.isoformat(),
+        occurredBefore=end.isoformat(),
+    )
+    first = _all_events(
+        generated,
+        objectType="contact",
+        occurredAfter=start.isoformat(),
+        occurredBefore=middle.isoformat(),
+    )
+    second = _all_events(
+        generated,
+        objectType="contact",
+        occurredAfter=middle.isoformat(),
+        occurredBefore=end.isoformat(),
+    )
     assert len(whole) > 5000
     assert [e["id"] for e in whole] == [e["id"] for e in first + second]
     keys = [(e["occurredAt"], e["id"]) for e in whole]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
-    assert all(start.isoformat()[:19] <= e["occurredAt"][:19] < end.isoformat()[:19]
-               for e in whole)
+    assert all(start.isoformat()[:19] <= e["occurredAt"][:19] < end.isoformat()[:19] for e in whole)
     sample = whole[0]
     assert sample["objectType"] == "CONTACT" and sample["objectId"].isdigit()
-    assert set(sample) == {"objectType", "objectId", "eventType", "occurredAt", "id",
-                           "properties"}
+    assert set(sample) == {"objectType", "objectId", "eventType", "occurredAt", "id", "properties"}
 
 
 def test_event_bounds_filters_and_sorting(sandbox: Sandbox) -> None:
@@ -583,13 +758,16 @@ def test_event_bounds_filters_and_sorting(sandbox: Sandbox) -> None:
     ann = portal.add_contact({"email": "ann@acme.com"})
     bob = portal.add_contact({"email": "bob@acme.com"})
     t0, t1 = sandbox.now - timedelta(hours=2), sandbox.now - timedelta(hours=1)
-    ids = [portal.add_event("e_visited_page", ann, t0, {"hs_url": "https://x/pricing"}),
-           portal.add_event("e_opened_email", bob, t0),
-           portal.add_event("e_visited_page", bob, t1)]
+    ids = [
+        portal.add_event("e_visited_page", ann, t0, {"hs_url": "https://x/pricing"}),
+        portal.add_event("e_opened_email", bob, t0),
+        portal.add_event("e_visited_page", bob, t1),
+    ]
 
     def listed(**params: Any) -> list[str]:
-        body = _ok(sandbox.http.get("/events/v3/events", params={"objectType": "contact",
-                                                                 **params}))
+        body = _ok(
+            sandbox.http.get("/events/v3/events", params={"objectType": "contact", **params})
+        )
         return [e["id"] for e in body["results"]]
 
     assert listed() == ids
@@ -601,26 +779,42 @@ def test_event_bounds_filters_and_sorting(sandbox: Sandbox) -> None:
     assert listed(**{"objectProperty.email": "ann@acme.com"}) == ids[:1]
     assert listed(sort="-occurredAt") == ids[::-1]
     page = _ok(sandbox.http.get("/events/v3/events", params={"limit": 2, "sort": "-occurredAt"}))
-    rest = _ok(sandbox.http.get("/events/v3/events", params={
-        "limit": 2, "sort": "-occurredAt", "after": page["paging"]["next"]["after"]}))
+    rest = _ok(
+        sandbox.http.get(
+            "/events/v3/events",
+            params={"limit": 2, "sort": "-occurredAt", "after": page["paging"]["next"]["after"]},
+        )
+    )
     assert [e["id"] for e in page["results"] + rest["results"]] == ids[::-1]
-    _error(sandbox.http.get("/events/v3/events", params={"limit": 1001}), 400,
-           "VALIDATION_ERROR")
-    _error(sandbox.http.get("/events/v3/events", params={"after": "garbage!"}), 400,
-           "VALIDATION_ERROR")
-    _error(sandbox.http.get("/events/v3/events", params={"occurredAfter": "soon"}), 400,
-           "VALIDATION_ERROR")
+    _error(sandbox.http.get("/events/v3/events", params={"limit": 1001}), 400, "VALIDATION_ERROR")
+    _error(
+        sandbox.http.get("/events/v3/events", params={"after": "garbage!"}), 400, "VALIDATION_ERROR"
+    )
+    _error(
+        sandbox.http.get("/events/v3/events", params={"occurredAfter": "soon"}),
+        400,
+        "VALIDATION_ERROR",
+    )
 
 
 def test_send_event_then_list_it(sandbox: Sandbox) -> None:
     cid = sandbox.portal.add_contact({"email": "known@acme.com"})
-    sent = {"eventName": "pe123_demo_booked", "objectId": str(cid),
-            "occurredAt": "2026-10-31T09:00:00Z", "properties": {"plan": "pro", "seats": 5}}
+    sent = {
+        "eventName": "pe123_demo_booked",
+        "objectId": str(cid),
+        "occurredAt": "2026-10-31T09:00:00Z",
+        "properties": {"plan": "pro", "seats": 5},
+    }
     assert _ok(sandbox.http.post("/events/v3/send", json=sent), 204) is None
-    _ok(sandbox.http.post("/events/v3/send", json={"eventName": "pe123_demo_booked",
-                                                   "email": "Fresh@Beta.io"}), 204)
-    events = _ok(sandbox.http.get("/events/v3/events",
-                                  params={"eventType": "pe123_demo_booked"}))["results"]
+    _ok(
+        sandbox.http.post(
+            "/events/v3/send", json={"eventName": "pe123_demo_booked", "email": "Fresh@Beta.io"}
+        ),
+        204,
+    )
+    events = _ok(sandbox.http.get("/events/v3/events", params={"eventType": "pe123_demo_booked"}))[
+        "results"
+    ]
     assert events[0]["objectId"] == str(cid)
     assert events[0]["occurredAt"] == "2026-10-31T09:00:00.000Z"
     assert events[0]["properties"] == {"plan": "pro", "seats": "5"}
@@ -629,8 +823,12 @@ def test_send_event_then_list_it(sandbox: Sandbox) -> None:
     assert events[1]["objectId"] == fresh["id"]
     types = _ok(sandbox.http.get("/events/v3/events/event-types"))["eventTypes"]
     assert types == ["pe123_demo_booked"]
-    for bad in ({"objectId": str(cid)}, {"eventName": "x"}, {"eventName": "x", "objectId": "9"},
-                {"eventName": "x", "objectId": str(cid), "occurredAt": "later"}):
+    for bad in (
+        {"objectId": str(cid)},
+        {"eventName": "x"},
+        {"eventName": "x", "objectId": "9"},
+        {"eventName": "x", "objectId": str(cid), "occurredAt": "later"},
+    ):
         _error(sandbox.http.post("/events/v3/send", json=bad), 400, "VALIDATION_ERROR")
 
 
@@ -639,8 +837,7 @@ def test_send_event_then_list_it(sandbox: Sandbox) -> None:
 
 def test_auth_is_required(generated: Sandbox) -> None:
     url = generated.server.url + CONTACTS
-    for headers in ({}, {"Authorization": "Bearer wrong"},
-                    {"Authorization": generated.token}):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": generated.token}):
         body = _error(httpx.get(url, headers=headers), 401, "INVALID_AUTHENTICATION")
         assert body["message"].startswith("Authentication credentials not found.")
 
@@ -648,8 +845,9 @@ def test_auth_is_required(generated: Sandbox) -> None:
 def test_unknown_routes_and_bad_json(sandbox: Sandbox) -> None:
     _error(sandbox.http.get("/crm/v3/nope"), 404, "OBJECT_NOT_FOUND")
     _error(sandbox.http.put(CONTACTS), 404, "OBJECT_NOT_FOUND")
-    bad = sandbox.http.post(f"{CONTACTS}/search", content=b"{nope",
-                            headers={"Content-Type": "application/json"})
+    bad = sandbox.http.post(
+        f"{CONTACTS}/search", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
     _error(bad, 400, "VALIDATION_ERROR")
     _error(sandbox.http.get("/crm/v3/objects/tickets"), 400, "VALIDATION_ERROR")
     _error(sandbox.http.get(CONTACTS, params={"limit": "ten"}), 400, "VALIDATION_ERROR")
@@ -659,8 +857,11 @@ def test_request_log_records_method_path_status(sandbox: Sandbox) -> None:
     sandbox.http.get(f"{CONTACTS}?limit=5")
     sandbox.http.get(f"{CONTACTS}/77")
     httpx.get(sandbox.server.url + "/crm/v3/owners")
-    assert sandbox.portal.request_log == [("GET", CONTACTS, 200), ("GET", f"{CONTACTS}/77", 404),
-                                          ("GET", "/crm/v3/owners", 401)]
+    assert sandbox.portal.request_log == [
+        ("GET", CONTACTS, 200),
+        ("GET", f"{CONTACTS}/77", 404),
+        ("GET", "/crm/v3/owners", 401),
+    ]
 
 
 class FakeClock:
@@ -749,11 +950,14 @@ def test_injected_batch_failures_can_be_switched_at_runtime(make_sandbox: MakeSa
     failed = {e["context"]["ids"][0] for e in body["errors"]}
     assert 30 < len(failed) < 70 and len(failed) + len(body["results"]) == 100
     assert {e["message"] for e in body["errors"]} == {"injected failure"}
-    unchanged = [i for i in ids if "city" not in sandbox.portal.get_object("contacts", i)[
-        "properties"]]
+    unchanged = [
+        i for i in ids if "city" not in sandbox.portal.get_object("contacts", i)["properties"]
+    ]
     assert {str(i) for i in unchanged} == failed
-    upserts = [{"id": f"b{i}@acme.com", "idProperty": "email", "properties": {"city": "Rome"}}
-               for i in range(20)]
+    upserts = [
+        {"id": f"b{i}@acme.com", "idProperty": "email", "properties": {"city": "Rome"}}
+        for i in range(20)
+    ]
     assert _batch(sandbox, "upsert", upserts).status_code == 207
     sandbox.server.config.batch_failure_rate = 0.0
     assert _batch(sandbox, "update", inputs).status_code == 200
@@ -770,13 +974,18 @@ def test_concurrent_writers_are_serialised(sandbox: Sandbox) -> None:
     cid = sandbox.portal.add_contact({"email": "shared@acme.com"})
 
     def write(worker: int) -> None:
-        with httpx.Client(base_url=sandbox.server.url,
-                          headers={"Authorization": f"Bearer {sandbox.token}"}) as http:
+        with httpx.Client(
+            base_url=sandbox.server.url, headers={"Authorization": f"Bearer {sandbox.token}"}
+        ) as http:
             for n in range(10):
-                http.post(f"{CONTACTS}/batch/create", json={"inputs": [
-                    {"properties": {"email": f"w{worker}-{n}@acme.com"}}]})
-                http.post(f"{CONTACTS}/batch/update", json={"inputs": [
-                    {"id": str(cid), "properties": {"city": f"c{worker}"}}]})
+                http.post(
+                    f"{CONTACTS}/batch/create",
+                    json={"inputs": [{"properties": {"email": f"w{worker}-{n}@acme.com"}}]},
+                )
+                http.post(
+                    f"{CONTACTS}/batch/update",
+                    json={"inputs": [{"id": str(cid), "properties": {"city": f"c{worker}"}}]},
+                )
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
     for thread in threads:
@@ -836,8 +1045,13 @@ def test_generated_portal_is_realistic(generated: Sandbox) -> None:
         return p["email"].split("@")[1]
 
     free = {"gmail.com", "yahoo.com", "hotmail.com", "outlook.com"}
-    competitors = {"hubspot.com", "marketo.com", "salesforce.com", "pardot.com",
-                   "activecampaign.com"}
+    competitors = {
+        "hubspot.com",
+        "marketo.com",
+        "salesforce.com",
+        "pardot.com",
+        "activecampaign.com",
+    }
     assert 0.12 < share(lambda p: domain(p) in free) < 0.18
     assert 0.02 < share(lambda p: domain(p).endswith(".edu") or "@student." in p["email"]) < 0.05
     assert 0.004 < share(lambda p: domain(p) in competitors) < 0.02
@@ -870,12 +1084,21 @@ def test_generated_events_are_realistic(generated: Sandbox) -> None:
     assert 8 <= statistics.mean(counts) <= 15
     assert max(counts) > 5 * statistics.median(counts)  # heavy tail
     kinds = collections.Counter(e["eventType"] for e in events)
-    assert set(kinds) == {"e_visited_page", "e_submitted_form", "e_opened_email",
-                          "e_clicked_email", "e_replied_to_sequence_email", "e_unsubscribed",
-                          "e_hard_bounced"}
+    assert set(kinds) == {
+        "e_visited_page",
+        "e_submitted_form",
+        "e_opened_email",
+        "e_clicked_email",
+        "e_replied_to_sequence_email",
+        "e_unsubscribed",
+        "e_hard_bounced",
+    }
     hand_raise = {"Demo request", "Pricing request", "Contact sales", "Quote request"}
-    raisers = {e["objectId"] for e in events if e["eventType"] == "e_submitted_form"
-               and e["properties"]["hs_form_title"] in hand_raise}
+    raisers = {
+        e["objectId"]
+        for e in events
+        if e["eventType"] == "e_submitted_form" and e["properties"]["hs_form_title"] in hand_raise
+    }
     assert 0.02 < len(raisers) / 5000 < 0.06
     unsubscribed = {e["objectId"] for e in events if e["eventType"] == "e_unsubscribed"}
     assert 0.01 < len(unsubscribed) / 5000 < 0.03
@@ -892,11 +1115,11 @@ def test_helpers_validate_and_mirror_fields(sandbox: Sandbox) -> None:
     portal.update_object("contacts", cid, {"city": "Oslo"})
     assert portal.get_object("contacts", cid)["updatedAt"] == iso(to_ms(sandbox.now))
     deal = portal.add_deal({"dealname": "D", "closedate": sandbox.now, "amount": 1200.5})
-    assert portal.get_object("deals", deal)["properties"]["closedate"] == \
-        "2026-11-01T10:00:00.000Z"
+    assert portal.get_object("deals", deal)["properties"]["closedate"] == "2026-11-01T10:00:00.000Z"
     hour_ago = sandbox.now - timedelta(hours=1)
-    shape = portal.get_object("contacts", portal.add_contact({"email": "r@a.io"},
-                                                             updated_at=hour_ago))
+    shape = portal.get_object(
+        "contacts", portal.add_contact({"email": "r@a.io"}, updated_at=hour_ago)
+    )
     assert shape["createdAt"] == shape["updatedAt"] == iso(to_ms(hour_ago))
     with pytest.raises(Exception, match="does not exist"):
         portal.add_contact({"favourite_colour": "blue"})
@@ -916,8 +1139,19 @@ def test_server_lifecycle() -> None:
 
 
 def test_module_entry_point_serves() -> None:
-    command = [sys.executable, "-m", "leadflow.sandbox", "--port", "0", "--contacts", "50",
-               "--token", "cli-token", "--rate-limit", "50"]
+    command = [
+        sys.executable,
+        "-m",
+        "leadflow.sandbox",
+        "--port",
+        "0",
+        "--contacts",
+        "50",
+        "--token",
+        "cli-token",
+        "--rate-limit",
+        "50",
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(leadflow.__file__).parents[1])}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:

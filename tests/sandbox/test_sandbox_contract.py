@@ -71,45 +71,78 @@ def test_contacts_get_page_follows_cursors(generated: Sandbox) -> None:
 def test_search_with_filters_and_sort(generated: Sandbox) -> None:
     since = to_ms(generated.now - timedelta(days=30))
     request = PublicObjectSearchRequest(
-        filter_groups=[FilterGroup(filters=[
-            Filter(property_name="hs_lastmodifieddate", operator="GTE", value=str(since)),
-            Filter(property_name="lifecyclestage", operator="IN",
-                   values=["lead", "marketingqualifiedlead"]),
-        ])],
+        filter_groups=[
+            FilterGroup(
+                filters=[
+                    Filter(property_name="hs_lastmodifieddate", operator="GTE", value=str(since)),
+                    Filter(
+                        property_name="lifecyclestage",
+                        operator="IN",
+                        values=["lead", "marketingqualifiedlead"],
+                    ),
+                ]
+            )
+        ],
         sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}],
-        properties=["lifecyclestage", "hs_lastmodifieddate"], limit=50)
+        properties=["lifecyclestage", "hs_lastmodifieddate"],
+        limit=50,
+    )
     result = sdk(generated).crm.contacts.search_api.do_search(request)
     assert result.total > 50 and len(result.results) == 50
     assert result.paging.next.after == "50"
     stamps = [c.properties["hs_lastmodifieddate"] for c in result.results]
     assert stamps == sorted(stamps, reverse=True)
     assert {c.properties["lifecyclestage"] for c in result.results} <= {
-        "lead", "marketingqualifiedlead"}
+        "lead",
+        "marketingqualifiedlead",
+    }
     with pytest.raises(ApiException) as capped:
         sdk(generated).crm.contacts.search_api.do_search(
-            PublicObjectSearchRequest(limit=10, after="10000"))
+            PublicObjectSearchRequest(limit=10, after="10000")
+        )
     assert capped.value.status == 400 and "10000" in capped.value.body
 
 
 def test_batch_read_update_and_upsert(seeded: Sandbox) -> None:
     batch = sdk(seeded).crm.contacts.batch_api
-    read = batch.read(BatchReadInputSimplePublicObjectId(
-        inputs=[SimplePublicObjectId(id="1"), SimplePublicObjectId(id="2")],
-        properties=["email"], properties_with_history=[]))
+    read = batch.read(
+        BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id="1"), SimplePublicObjectId(id="2")],
+            properties=["email"],
+            properties_with_history=[],
+        )
+    )
     assert sorted(c.id for c in read.results) == ["1", "2"]
-    partial = batch.read(BatchReadInputSimplePublicObjectId(
-        inputs=[SimplePublicObjectId(id="1"), SimplePublicObjectId(id="9999")],
-        properties=["email"], properties_with_history=[]))
+    partial = batch.read(
+        BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id="1"), SimplePublicObjectId(id="9999")],
+            properties=["email"],
+            properties_with_history=[],
+        )
+    )
     assert partial.num_errors == 1
     assert partial.errors[0].category == "OBJECT_NOT_FOUND"
     assert partial.errors[0].context == {"ids": ["9999"]}
-    updated = batch.update(BatchInputSimplePublicObjectBatchInput(inputs=[
-        SimplePublicObjectBatchInput(id="1", properties={"bant_budget": "yes", "city": "Oslo"})]))
+    updated = batch.update(
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                SimplePublicObjectBatchInput(
+                    id="1", properties={"bant_budget": "yes", "city": "Oslo"}
+                )
+            ]
+        )
+    )
     assert updated.results[0].properties["city"] == "Oslo"
     assert seeded.portal.get_object("contacts", 1)["properties"]["bant_budget"] == "yes"
-    upserted = batch.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=[
-        SimplePublicObjectBatchInputUpsert(id="sdk@new.io", id_property="email",
-                                           properties={"firstname": "Sdk"})]))
+    upserted = batch.upsert(
+        BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                SimplePublicObjectBatchInputUpsert(
+                    id="sdk@new.io", id_property="email", properties={"firstname": "Sdk"}
+                )
+            ]
+        )
+    )
     assert upserted.results[0].new is True
 
 
@@ -129,10 +162,16 @@ def test_properties_get_all_and_create(seeded: Sandbox) -> None:
     assert [o.value for o in props["lifecyclestage"].options][:2] == ["subscriber", "lead"]
     assert props["hs_object_id"].modification_metadata.read_only_value is True
     definition = PropertyCreate(
-        name="fit_tier", label="Fit tier", type="enumeration", field_type="select",
+        name="fit_tier",
+        label="Fit tier",
+        type="enumeration",
+        field_type="select",
         group_name="contactinformation",
-        options=[OptionInput(label=t.upper(), value=t, display_order=i, hidden=False)
-                 for i, t in enumerate(("a", "b", "c"))])
+        options=[
+            OptionInput(label=t.upper(), value=t, display_order=i, hidden=False)
+            for i, t in enumerate(("a", "b", "c"))
+        ],
+    )
     created = api.create("contacts", definition)
     assert created.name == "fit_tier" and [o.value for o in created.options] == ["a", "b", "c"]
     with pytest.raises(PropertyApiException) as duplicate:
@@ -146,15 +185,20 @@ def test_associations_v4(seeded: Sandbox) -> None:
     deal_ids = [d.id for d in client.crm.deals.basic_api.get_page(limit=100).results]
     assert deal_ids
     rows = client.crm.associations.v4.batch_api.get_page(
-        "deals", "contacts", BatchInputPublicFetchAssociationsBatchRequest(
-            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in deal_ids]))
+        "deals",
+        "contacts",
+        BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in deal_ids]
+        ),
+    )
     assert sorted(r._from.id for r in rows.results) == sorted(deal_ids)
     contact_id = rows.results[0].to[0].to_object_id
     assert rows.results[0].to[0].association_types[0].type_id == 3
     back = client.crm.associations.v4.basic_api.get_page("contacts", contact_id, "deals")
     assert rows.results[0]._from.id in {row.to_object_id for row in back.results}
-    made = client.crm.associations.v4.basic_api.create_default("contacts", "1", "deals",
-                                                                deal_ids[0])
+    made = client.crm.associations.v4.basic_api.create_default(
+        "contacts", "1", "deals", deal_ids[0]
+    )
     assert {r.association_spec.association_type_id for r in made.results} == {3, 4}
 
 
@@ -164,19 +208,29 @@ def test_events_read_and_send(seeded: Sandbox) -> None:
     events, after = [], None
     while True:
         page = client.events.events_api.get_page(
-            object_type="contact", occurred_after=since, occurred_before=seeded.now,
-            limit=500, after=after)
+            object_type="contact",
+            occurred_after=since,
+            occurred_before=seeded.now,
+            limit=500,
+            after=after,
+        )
         events += page.results
         if page.paging is None:
             break
         after = page.paging.next.after
     assert events and all(since <= e.occurred_at < seeded.now for e in events)
     assert [e.occurred_at for e in events] == sorted(e.occurred_at for e in events)
-    client.events.send.basic_api.send(BehavioralEventHttpCompletionRequest(
-        event_name="pe1_trial_started", object_id="1", occurred_at=seeded.now,
-        properties={"plan": "pro"}))
-    sent = client.events.events_api.get_page(object_type="contact", object_id=1,
-                                             event_type="pe1_trial_started")
+    client.events.send.basic_api.send(
+        BehavioralEventHttpCompletionRequest(
+            event_name="pe1_trial_started",
+            object_id="1",
+            occurred_at=seeded.now,
+            properties={"plan": "pro"},
+        )
+    )
+    sent = client.events.events_api.get_page(
+        object_type="contact", object_id=1, event_type="pe1_trial_started"
+    )
     assert [e.properties for e in sent.results] == [{"plan": "pro"}]
 
 
@@ -186,8 +240,10 @@ def test_sdk_errors_and_retries(make_sandbox: Callable[..., Sandbox], now: datet
     with pytest.raises(ApiException) as denied:
         wrong.crm.contacts.basic_api.get_page()
     assert denied.value.status == 401
-    retrying = sdk(sandbox, retry=Retry(total=3, status_forcelist=(429,), backoff_factor=0,
-                                        allowed_methods=None))
+    retrying = sdk(
+        sandbox,
+        retry=Retry(total=3, status_forcelist=(429,), backoff_factor=0, allowed_methods=None),
+    )
     pages = [retrying.crm.contacts.basic_api.get_page(limit=5) for _ in range(2)]
     assert all(len(page.results) == 5 for page in pages)
     statuses = [status for _, _, status in sandbox.portal.request_log]

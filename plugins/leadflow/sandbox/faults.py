@@ -55,8 +55,9 @@ class RateLimiter:
             searches = _trim(self._searches.setdefault(token, deque()), now - 1.0)
             if per_10s is not None and len(recent) >= per_10s:
                 wait = max(1, math.ceil(recent[0] + TEN_SECONDS - now))
-                return Verdict(self._headers(token, per_10s, len(recent)),
-                               "TEN_SECONDLY_ROLLING", wait)
+                return Verdict(
+                    self._headers(token, per_10s, len(recent)), "TEN_SECONDLY_ROLLING", wait
+                )
             if search and per_s is not None and len(searches) >= per_s:
                 return Verdict(self._headers(token, per_10s, len(recent)), "SECONDLY", 1)
             recent.append(now)
@@ -74,7 +75,8 @@ class RateLimiter:
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(TEN_SECONDS * 1000)),
             "X-HubSpot-RateLimit-Daily": str(DAILY_LIMIT),
             "X-HubSpot-RateLimit-Daily-Remaining": str(
-                max(0, DAILY_LIMIT - self._daily.get(token, 0))),
+                max(0, DAILY_LIMIT - self._daily.get(token, 0))
+            ),
         }
 
 

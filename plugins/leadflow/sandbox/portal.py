@@ -35,22 +35,50 @@ _TYPE_ALIASES = {
 _SINGULAR = {"contacts": "CONTACT", "companies": "COMPANY", "deals": "DEAL"}
 # Distinct id ranges per type make a company id used as a contact id fail loudly in tests.
 _FIRST_ID = {"contacts": 1, "companies": 1_000_001, "deals": 2_000_001}
-_MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate",
-             "deals": "hs_lastmodifieddate"}
+_MODIFIED = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
 DEFAULT_PROPERTIES = {
-    "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate",
-                 "lastname"),
+    "contacts": (
+        "createdate",
+        "email",
+        "firstname",
+        "hs_object_id",
+        "lastmodifieddate",
+        "lastname",
+    ),
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
-    "deals": ("amount", "closedate", "createdate", "dealname", "dealstage",
-              "hs_lastmodifieddate", "hs_object_id", "pipeline"),
+    "deals": (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
 }
 # Free-text `query` in search matches these, like HubSpot's default searchable properties.
-_QUERY_PROPERTIES = {"contacts": ("firstname", "lastname", "email", "phone", "company"),
-                     "companies": ("name", "domain"), "deals": ("dealname",)}
+_QUERY_PROPERTIES = {
+    "contacts": ("firstname", "lastname", "email", "phone", "company"),
+    "companies": ("name", "domain"),
+    "deals": ("dealname",),
+}
 # Properties that identify a record besides hs_object_id (idProperty in batch calls).
 _NATURAL_KEYS = {"contacts": ("email",), "companies": (), "deals": ()}
-LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
-                    "opportunity", "customer", "evangelist", "other")
+LIFECYCLE_STAGES = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
 _STAGE_RANK = {stage: rank for rank, stage in enumerate(LIFECYCLE_STAGES)}
 
 MAX_PAGE = 100
@@ -76,8 +104,9 @@ _R = TypeVar("_R")
 class ApiError(Exception):
     """A HubSpot error: the server renders it as HubSpot's JSON error body with `status`."""
 
-    def __init__(self, status: int, category: str, message: str,
-                 errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, status: int, category: str, message: str, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.category = category
@@ -214,19 +243,56 @@ def _options(*values: str, labels: Iterable[str] | None = None) -> list[tuple[st
 
 
 INDUSTRIES = (
-    "COMPUTER_SOFTWARE", "INFORMATION_TECHNOLOGY_AND_SERVICES", "INTERNET",
-    "MARKETING_AND_ADVERTISING", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL",
-    "EDUCATION_MANAGEMENT", "HIGHER_EDUCATION", "MANUFACTURING", "TELECOMMUNICATIONS",
-    "NON_PROFIT_ORGANIZATION_MANAGEMENT", "CONSTRUCTION", "LOGISTICS_AND_SUPPLY_CHAIN",
-    "ACCOUNTING", "BANKING", "INSURANCE", "REAL_ESTATE", "MANAGEMENT_CONSULTING",
+    "COMPUTER_SOFTWARE",
+    "INFORMATION_TECHNOLOGY_AND_SERVICES",
+    "INTERNET",
+    "MARKETING_AND_ADVERTISING",
+    "FINANCIAL_SERVICES",
+    "HOSPITAL_HEALTH_CARE",
+    "RETAIL",
+    "EDUCATION_MANAGEMENT",
+    "HIGHER_EDUCATION",
+    "MANUFACTURING",
+    "TELECOMMUNICATIONS",
+    "NON_PROFIT_ORGANIZATION_MANAGEMENT",
+    "CONSTRUCTION",
+    "LOGISTICS_AND_SUPPLY_CHAIN",
+    "ACCOUNTING",
+    "BANKING",
+    "INSURANCE",
+    "REAL_ESTATE",
+    "MANAGEMENT_CONSULTING",
     "HUMAN_RESOURCES",
 )
-LEAD_STATUSES = ("NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED",
-                 "ATTEMPTED_TO_CONTACT", "CONNECTED", "BAD_TIMING")
-ANALYTICS_SOURCES = ("ORGANIC_SEARCH", "PAID_SEARCH", "DIRECT_TRAFFIC", "REFERRALS",
-                     "SOCIAL_MEDIA", "EMAIL_MARKETING", "OTHER_CAMPAIGNS", "OFFLINE")
-DEAL_STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
-               "decisionmakerboughtin", "contractsent", "closedwon", "closedlost")
+LEAD_STATUSES = (
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "BAD_TIMING",
+)
+ANALYTICS_SOURCES = (
+    "ORGANIC_SEARCH",
+    "PAID_SEARCH",
+    "DIRECT_TRAFFIC",
+    "REFERRALS",
+    "SOCIAL_MEDIA",
+    "EMAIL_MARKETING",
+    "OTHER_CAMPAIGNS",
+    "OFFLINE",
+)
+DEAL_STAGES = (
+    "appointmentscheduled",
+    "qualifiedtobuy",
+    "presentationscheduled",
+    "decisionmakerboughtin",
+    "contractsent",
+    "closedwon",
+    "closedlost",
+)
 
 
 def _system_properties(group: str, contact: bool) -> list[PropertyDef]:
@@ -235,28 +301,53 @@ def _system_properties(group: str, contact: bool) -> list[PropertyDef]:
     if contact:
         stamps.append(("lastmodifieddate", "Last Modified Date"))
     return [
-        *(PropertyDef(name, label, "datetime", "date", group, read_only=True)
-          for name, label in stamps),
-        PropertyDef("hs_object_id", "Record ID", "number", "number", group, read_only=True,
-                    has_unique_value=True),
+        *(
+            PropertyDef(name, label, "datetime", "date", group, read_only=True)
+            for name, label in stamps
+        ),
+        PropertyDef(
+            "hs_object_id",
+            "Record ID",
+            "number",
+            "number",
+            group,
+            read_only=True,
+            has_unique_value=True,
+        ),
     ]
 
 
 def _owner_property(group: str) -> PropertyDef:
-    return PropertyDef("hubspot_owner_id", "Owner", "enumeration", "select", group,
-                       referenced_object_type="OWNER")
+    return PropertyDef(
+        "hubspot_owner_id", "Owner", "enumeration", "select", group, referenced_object_type="OWNER"
+    )
 
 
 def _contact_properties() -> list[PropertyDef]:
     group = "contactinformation"
     bant = [
-        PropertyDef(f"bant_{part}", f"BANT {part.title()}", "enumeration", "select", "bant",
-                    f"Sales-confirmed {part} criterion", _options("yes", "no"),
-                    hubspot_defined=False)
+        PropertyDef(
+            f"bant_{part}",
+            f"BANT {part.title()}",
+            "enumeration",
+            "select",
+            "bant",
+            f"Sales-confirmed {part} criterion",
+            _options("yes", "no"),
+            hubspot_defined=False,
+        )
         for part in ("budget", "authority", "need", "timeframe")
     ]
-    stage_labels = ("Subscriber", "Lead", "Marketing Qualified Lead", "Sales Qualified Lead",
-                    "Opportunity", "Customer", "Evangelist", "Other")
+    stage_labels = (
+        "Subscriber",
+        "Lead",
+        "Marketing Qualified Lead",
+        "Sales Qualified Lead",
+        "Opportunity",
+        "Customer",
+        "Evangelist",
+        "Other",
+    )
     return [
         PropertyDef("email", "Email"),
         PropertyDef("firstname", "First Name"),
@@ -267,14 +358,32 @@ def _contact_properties() -> list[PropertyDef]:
         PropertyDef("city", "City"),
         PropertyDef("company", "Company Name"),
         PropertyDef("website", "Website URL"),
-        PropertyDef("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", group,
-                    "The qualification stage; HubSpot only lets it move forward",
-                    _options(*LIFECYCLE_STAGES, labels=stage_labels)),
-        PropertyDef("hs_lead_status", "Lead Status", "enumeration", "radio", group,
-                    options=_options(*LEAD_STATUSES)),
+        PropertyDef(
+            "lifecyclestage",
+            "Lifecycle Stage",
+            "enumeration",
+            "radio",
+            group,
+            "The qualification stage; HubSpot only lets it move forward",
+            _options(*LIFECYCLE_STAGES, labels=stage_labels),
+        ),
+        PropertyDef(
+            "hs_lead_status",
+            "Lead Status",
+            "enumeration",
+            "radio",
+            group,
+            options=_options(*LEAD_STATUSES),
+        ),
         _owner_property(group),
-        PropertyDef("hs_analytics_source", "Original Source", "enumeration", "select",
-                    "analyticsinformation", options=_options(*ANALYTICS_SOURCES)),
+        PropertyDef(
+            "hs_analytics_source",
+            "Original Source",
+            "enumeration",
+            "select",
+            "analyticsinformation",
+            options=_options(*ANALYTICS_SOURCES),
+        ),
         PropertyDef("associatedcompanyid", "Primary Associated Company ID", "number", "number"),
         *_system_properties(group, contact=True),
         PropertyDef(
@@ -295,8 +404,9 @@ def _company_properties() -> list[PropertyDef]:
     return [
         PropertyDef("name", "Company name", group_name=group),
         PropertyDef("domain", "Company Domain Name", group_name=group),
-        PropertyDef("industry", "Industry", "enumeration", "select", group,
-                    options=_options(*INDUSTRIES)),
+        PropertyDef(
+            "industry", "Industry", "enumeration", "select", group, options=_options(*INDUSTRIES)
+        ),
         PropertyDef("numberofemployees", "Number of Employees", "number", "number", group),
         PropertyDef("annualrevenue", "Annual Revenue", "number", "number", group),
         PropertyDef("country", "Country/Region", group_name=group),
@@ -310,13 +420,33 @@ def _deal_properties() -> list[PropertyDef]:
     return [
         PropertyDef("dealname", "Deal Name", group_name=group),
         PropertyDef("amount", "Amount", "number", "number", group),
-        PropertyDef("dealstage", "Deal Stage", "enumeration", "radio", group,
-                    options=_options(*DEAL_STAGES, labels=(
-                        "Appointment Scheduled", "Qualified To Buy", "Presentation Scheduled",
-                        "Decision Maker Bought-In", "Contract Sent", "Closed Won",
-                        "Closed Lost"))),
-        PropertyDef("pipeline", "Pipeline", "enumeration", "select", group,
-                    options=_options("default", labels=["Sales Pipeline"])),
+        PropertyDef(
+            "dealstage",
+            "Deal Stage",
+            "enumeration",
+            "radio",
+            group,
+            options=_options(
+                *DEAL_STAGES,
+                labels=(
+                    "Appointment Scheduled",
+                    "Qualified To Buy",
+                    "Presentation Scheduled",
+                    "Decision Maker Bought-In",
+                    "Contract Sent",
+                    "Closed Won",
+                    "Closed Lost",
+                ),
+            ),
+        ),
+        PropertyDef(
+            "pipeline",
+            "Pipeline",
+            "enumeration",
+            "select",
+            group,
+            options=_options("default", labels=["Sales Pipeline"]),
+        ),
         PropertyDef("closedate", "Close Date", "datetime", "date", group),
         _owner_property(group),
         *_system_properties(group, contact=False),
@@ -324,8 +454,11 @@ def _deal_properties() -> list[PropertyDef]:
 
 
 def _default_properties() -> dict[str, dict[str, PropertyDef]]:
-    tables = {"contacts": _contact_properties(), "companies": _company_properties(),
-              "deals": _deal_properties()}
+    tables = {
+        "contacts": _contact_properties(),
+        "companies": _company_properties(),
+        "deals": _deal_properties(),
+    }
     return {t: {d.name: d for d in defs} for t, defs in tables.items()}
 
 
@@ -363,8 +496,9 @@ class CrmObject:
     def to_json(self, names: Iterable[str] | None = None) -> dict[str, Any]:
         """HubSpot's object JSON; `names` selects properties (unset ones render as null)."""
         props = self.properties
-        selected = dict(sorted(props.items())) if names is None else {n: props.get(n)
-                                                                         for n in names}
+        selected = (
+            dict(sorted(props.items())) if names is None else {n: props.get(n) for n in names}
+        )
         body: dict[str, Any] = {
             "id": str(self.id),
             "properties": selected,
@@ -390,11 +524,17 @@ class Owner:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": str(self.id), "email": self.email, "type": "PERSON",
-            "firstName": self.first_name, "lastName": self.last_name,
-            "userId": self.user_id, "userIdIncludingInactive": self.user_id,
-            "createdAt": iso(self.created_ms), "updatedAt": iso(self.created_ms),
-            "archived": self.archived, "teams": self.teams,
+            "id": str(self.id),
+            "email": self.email,
+            "type": "PERSON",
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "userId": self.user_id,
+            "userIdIncludingInactive": self.user_id,
+            "createdAt": iso(self.created_ms),
+            "updatedAt": iso(self.created_ms),
+            "archived": self.archived,
+            "teams": self.teams,
         }
 
 
@@ -422,20 +562,24 @@ class AssociationType:
     primary: bool = False
 
 
-_ASSOCIATION_TYPES = {kind.type_id: kind for kind in (
-    AssociationType(1, "contacts", "companies", 2, primary=True),
-    AssociationType(2, "companies", "contacts", 1, primary=True),
-    AssociationType(279, "contacts", "companies", 280),
-    AssociationType(280, "companies", "contacts", 279),
-    AssociationType(3, "deals", "contacts", 4),
-    AssociationType(4, "contacts", "deals", 3),
-    AssociationType(5, "deals", "companies", 6, primary=True),
-    AssociationType(6, "companies", "deals", 5, primary=True),
-    AssociationType(341, "deals", "companies", 342),
-    AssociationType(342, "companies", "deals", 341),
-)}
-_DEFAULT_ASSOCIATION = {(k.from_type, k.to_type): k.type_id
-                        for k in _ASSOCIATION_TYPES.values() if not k.primary}
+_ASSOCIATION_TYPES = {
+    kind.type_id: kind
+    for kind in (
+        AssociationType(1, "contacts", "companies", 2, primary=True),
+        AssociationType(2, "companies", "contacts", 1, primary=True),
+        AssociationType(279, "contacts", "companies", 280),
+        AssociationType(280, "companies", "contacts", 279),
+        AssociationType(3, "deals", "contacts", 4),
+        AssociationType(4, "contacts", "deals", 3),
+        AssociationType(5, "deals", "companies", 6, primary=True),
+        AssociationType(6, "companies", "deals", 5, primary=True),
+        AssociationType(341, "deals", "companies", 342),
+        AssociationType(342, "companies", "deals", 341),
+    )
+}
+_DEFAULT_ASSOCIATION = {
+    (k.from_type, k.to_type): k.type_id for k in _ASSOCIATION_TYPES.values() if not k.primary
+}
 
 
 def _association_json(type_id: int) -> dict[str, Any]:
@@ -447,8 +591,14 @@ def _association_json(type_id: int) -> dict[str, Any]:
 
 _Row = dict[str, str]
 _Predicate = Callable[[_Row], bool]
-_ORDERING = {"EQ": operator.eq, "NEQ": operator.ne, "LT": operator.lt, "LTE": operator.le,
-             "GT": operator.gt, "GTE": operator.ge}
+_ORDERING = {
+    "EQ": operator.eq,
+    "NEQ": operator.ne,
+    "LT": operator.lt,
+    "LTE": operator.le,
+    "GT": operator.gt,
+    "GTE": operator.ge,
+}
 _TOKEN_SPLIT = re.compile(r"[\s@,;:/]+")
 
 
@@ -474,13 +624,16 @@ def _contains_token(raw: str | None, pattern: str) -> bool:
 
 def _filter_operand(spec: dict[str, Any], key: str, convert: Callable[[str], Any]) -> Any:
     if key not in spec or spec[key] is None:
-        raise _invalid(f"Filter on {spec.get('propertyName')} with operator "
-                       f"{spec.get('operator')} requires `{key}`")
+        raise _invalid(
+            f"Filter on {spec.get('propertyName')} with operator "
+            f"{spec.get('operator')} requires `{key}`"
+        )
     try:
         return convert(str(spec[key]))
     except ValueError:
-        raise _invalid(f'"{spec[key]}" is not a valid value for property '
-                       f'"{spec.get("propertyName")}"') from None
+        raise _invalid(
+            f'"{spec[key]}" is not a valid value for property "{spec.get("propertyName")}"'
+        ) from None
 
 
 def _compile_filter(defs: dict[str, PropertyDef], spec: Any) -> _Predicate:
@@ -529,16 +682,19 @@ def _compile_groups(defs: dict[str, PropertyDef], groups: Any) -> _Predicate | N
     if not isinstance(groups, list):
         raise _invalid("filterGroups must be a list")
     if len(groups) > MAX_FILTER_GROUPS:
-        raise _invalid(f"Too many filter groups ({len(groups)}); "
-                       f"the maximum is {MAX_FILTER_GROUPS}")
+        raise _invalid(
+            f"Too many filter groups ({len(groups)}); the maximum is {MAX_FILTER_GROUPS}"
+        )
     compiled: list[list[_Predicate]] = []
     for group in groups:
         filters = group.get("filters") if isinstance(group, dict) else None
         if not isinstance(filters, list) or not filters:
             raise _invalid("Each filter group needs a non-empty `filters` list")
         if len(filters) > MAX_FILTERS_PER_GROUP:
-            raise _invalid(f"Too many filters in a group ({len(filters)}); "
-                           f"the maximum is {MAX_FILTERS_PER_GROUP}")
+            raise _invalid(
+                f"Too many filters in a group ({len(filters)}); "
+                f"the maximum is {MAX_FILTERS_PER_GROUP}"
+            )
         compiled.append([_compile_filter(defs, spec) for spec in filters])
     total = sum(len(group) for group in compiled)
     if total > MAX_FILTERS:
@@ -607,8 +763,14 @@ def _inputs(body: Any, maximum: int) -> list[dict[str, Any]]:
 
 
 def _record_error(err: ApiError, key: str, idents: list[str]) -> dict[str, Any]:
-    return {"status": "error", "category": err.category, "message": err.message,
-            "context": {key: idents}, "errors": err.errors, "links": {}}
+    return {
+        "status": "error",
+        "category": err.category,
+        "message": err.message,
+        "context": {key: idents},
+        "errors": err.errors,
+        "links": {},
+    }
 
 
 def _encode_cursor(*parts: int) -> str:
@@ -679,8 +841,7 @@ class Portal:
         self._search_cache: dict[str, tuple[int, list[int]]] = {}
 
     @classmethod
-    def generate(cls, seed: int = 42, contacts: int = 5000,
-                 now: datetime | None = None) -> Portal:
+    def generate(cls, seed: int = 42, contacts: int = 5000, now: datetime | None = None) -> Portal:
         """A realistic synthetic portal, identical for identical (seed, contacts, now).
 
         Without `now` the wall clock is used, which is the only non-deterministic input.
@@ -700,22 +861,39 @@ class Portal:
     # -- trusted helpers -----------------------------------------------------------------------
 
     @_locked
-    def add_contact(self, properties: dict[str, Any], created_at: datetime | None = None,
-                    updated_at: datetime | None = None) -> int:
+    def add_contact(
+        self,
+        properties: dict[str, Any],
+        created_at: datetime | None = None,
+        updated_at: datetime | None = None,
+    ) -> int:
         return self._add("contacts", properties, created_at, updated_at)
 
     @_locked
-    def add_company(self, properties: dict[str, Any], created_at: datetime | None = None,
-                    updated_at: datetime | None = None) -> int:
+    def add_company(
+        self,
+        properties: dict[str, Any],
+        created_at: datetime | None = None,
+        updated_at: datetime | None = None,
+    ) -> int:
         return self._add("companies", properties, created_at, updated_at)
 
     @_locked
-    def add_deal(self, properties: dict[str, Any], created_at: datetime | None = None,
-                 updated_at: datetime | None = None) -> int:
+    def add_deal(
+        self,
+        properties: dict[str, Any],
+        created_at: datetime | None = None,
+        updated_at: datetime | None = None,
+    ) -> int:
         return self._add("deals", properties, created_at, updated_at)
 
-    def _add(self, object_type: str, properties: dict[str, Any], created_at: datetime | None,
-             updated_at: datetime | None) -> int:
+    def _add(
+        self,
+        object_type: str,
+        properties: dict[str, Any],
+        created_at: datetime | None,
+        updated_at: datetime | None,
+    ) -> int:
         """Defaults keep createdAt <= updatedAt: something last modified an hour ago was created
         no later than that; something created in the past was last modified then."""
         now = self._now_ms()
@@ -727,8 +905,13 @@ class Portal:
         return obj.id
 
     @_locked
-    def update_object(self, object_type: str, id: int, properties: dict[str, Any],
-                      updated_at: datetime | None = None) -> None:
+    def update_object(
+        self,
+        object_type: str,
+        id: int,
+        properties: dict[str, Any],
+        updated_at: datetime | None = None,
+    ) -> None:
         """Trusted edit; bumps updatedAt to `updated_at` or the portal clock."""
         t = normalize_type(object_type)
         obj = self._require(t, id)
@@ -751,8 +934,9 @@ class Portal:
         return obj.to_json()
 
     @_locked
-    def associate(self, from_type: str, from_id: int, to_type: str, to_id: int,
-                  type_id: int | None = None) -> None:
+    def associate(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, type_id: int | None = None
+    ) -> None:
         """Link two objects both ways; `type_id` defaults to the unlabeled association."""
         a, b = normalize_type(from_type), normalize_type(to_type)
         self._require(a, from_id)
@@ -760,30 +944,53 @@ class Portal:
         self._link(a, int(from_id), b, int(to_id), type_id or self._default_type(a, b))
 
     @_locked
-    def add_owner(self, email: str, first_name: str, last_name: str, *, archived: bool = False,
-                  teams: list[dict[str, Any]] | None = None,
-                  created_at: datetime | None = None) -> int:
+    def add_owner(
+        self,
+        email: str,
+        first_name: str,
+        last_name: str,
+        *,
+        archived: bool = False,
+        teams: list[dict[str, Any]] | None = None,
+        created_at: datetime | None = None,
+    ) -> int:
         owner_id = self._next_owner_id
         self._next_owner_id += 1
         created = to_ms(created_at) if created_at else self._now_ms()
-        self._owners[owner_id] = Owner(owner_id, email.lower(), first_name, last_name,
-                                       9_000_000 + owner_id, created, archived, teams or [])
+        self._owners[owner_id] = Owner(
+            owner_id,
+            email.lower(),
+            first_name,
+            last_name,
+            9_000_000 + owner_id,
+            created,
+            archived,
+            teams or [],
+        )
         return owner_id
 
     @_locked
-    def add_event(self, event_type: str, object_id: int, occurred_at: datetime | str | int,
-                  properties: dict[str, Any] | None = None, *,
-                  object_type: str = "contacts") -> str:
+    def add_event(
+        self,
+        event_type: str,
+        object_id: int,
+        occurred_at: datetime | str | int,
+        properties: dict[str, Any] | None = None,
+        *,
+        object_type: str = "contacts",
+    ) -> str:
         t = normalize_type(object_type)
         self._require(t, object_id)
-        event = self._new_event(t, int(object_id), event_type, parse_ms(occurred_at),
-                                properties or {})
+        event = self._new_event(
+            t, int(object_id), event_type, parse_ms(occurred_at), properties or {}
+        )
         return self._event_id(event.seq)
 
     # -- internal state changes ----------------------------------------------------------------
 
-    def _insert(self, t: str, values: dict[str, str | None], created: int,
-                updated: int) -> CrmObject:
+    def _insert(
+        self, t: str, values: dict[str, str | None], created: int, updated: int
+    ) -> CrmObject:
         """Store a new object (values already validated) and index it."""
         oid = self._next_id[t]
         self._next_id[t] += 1
@@ -869,13 +1076,17 @@ class Portal:
         except KeyError:
             raise _invalid(f"No default association from {a} to {b}") from None
 
-    def _new_event(self, t: str, object_id: int, event_type: str, occurred_ms: int,
-                   properties: dict[str, Any]) -> Event:
+    def _new_event(
+        self, t: str, object_id: int, event_type: str, occurred_ms: int, properties: dict[str, Any]
+    ) -> Event:
         props = {str(k): str(v) for k, v in properties.items() if v is not None}
         event = Event(self._next_event_seq, t, object_id, event_type, occurred_ms, props)
         self._next_event_seq += 1
-        for index in (self._events, self._events_by_object.setdefault((t, object_id), []),
-                      self._events_by_type.setdefault(event_type, [])):
+        for index in (
+            self._events,
+            self._events_by_object.setdefault((t, object_id), []),
+            self._events_by_type.setdefault(event_type, []),
+        ):
             bisect.insort(index, event, key=_event_key)
         return event
 
@@ -887,8 +1098,9 @@ class Portal:
         self._events_by_object.clear()
         self._events_by_type.clear()
         for event in self._events:
-            self._events_by_object.setdefault((event.object_type, event.object_id),
-                                              []).append(event)
+            self._events_by_object.setdefault((event.object_type, event.object_id), []).append(
+                event
+            )
             self._events_by_type.setdefault(event.event_type, []).append(event)
 
     def _event_id(self, seq: int) -> str:
@@ -897,8 +1109,9 @@ class Portal:
     # -- lookups and validation ----------------------------------------------------------------
 
     def _lookup_properties(self, t: str) -> list[str]:
-        custom = [d.name for d in self._properties[t].values()
-                  if d.has_unique_value and not d.read_only]
+        custom = [
+            d.name for d in self._properties[t].values() if d.has_unique_value and not d.read_only
+        ]
         return [*_NATURAL_KEYS[t], *custom]
 
     def _require(self, t: str, object_id: Any) -> CrmObject:
@@ -907,8 +1120,9 @@ class Portal:
             raise _not_found(f"No {t} with id {object_id}")
         return obj
 
-    def _lookup(self, t: str, ident: str, id_property: str | None,
-                archived: bool = False) -> CrmObject | None:
+    def _lookup(
+        self, t: str, ident: str, id_property: str | None, archived: bool = False
+    ) -> CrmObject | None:
         """Find by id or by a unique property (`idProperty`), archived or live ones."""
         if id_property in (None, "", "hs_object_id"):
             oid = _object_id(ident)
@@ -937,8 +1151,9 @@ class Portal:
                 raise _invalid(f'"{raw}" is not a valid {defn.type} for "{name}"') from None
         return values
 
-    def _validate_write(self, t: str, obj: CrmObject | None,
-                        properties: Any) -> dict[str, str | None]:
+    def _validate_write(
+        self, t: str, obj: CrmObject | None, properties: Any
+    ) -> dict[str, str | None]:
         """HubSpot's checks for an API write; all problems are reported together."""
         if not isinstance(properties, dict):
             raise _invalid("`properties` must be an object")
@@ -958,13 +1173,17 @@ class Portal:
         if defn is None:
             raise _InvalidValue("PROPERTY_DOESNT_EXIST", name, f'Property "{name}" does not exist')
         if defn.read_only:
-            raise _InvalidValue("READ_ONLY_VALUE", name,
-                                f'Property "{name}" is read-only and cannot be set')
+            raise _InvalidValue(
+                "READ_ONLY_VALUE", name, f'Property "{name}" is read-only and cannot be set'
+            )
         try:
             value = _format_value(defn, raw)
         except ValueError:
-            raise _InvalidValue(f"INVALID_{defn.type.upper()}", name,
-                                f'"{raw}" is not a valid {defn.type} value for "{name}"') from None
+            raise _InvalidValue(
+                f"INVALID_{defn.type.upper()}",
+                name,
+                f'"{raw}" is not a valid {defn.type} value for "{name}"',
+            ) from None
         if value is not None and defn.type == "enumeration":
             self._check_option(defn, value)
         if name == "lifecyclestage" and obj is not None:
@@ -979,17 +1198,21 @@ class Portal:
         chosen = value.split(";") if defn.field_type == "checkbox" else [value]
         for choice in chosen:
             if choice not in allowed:
-                raise _InvalidValue("INVALID_OPTION", defn.name,
-                                    f'"{choice}" was not one of the allowed options for '
-                                    f'"{defn.name}": [{", ".join(allowed)}]')
+                raise _InvalidValue(
+                    "INVALID_OPTION",
+                    defn.name,
+                    f'"{choice}" was not one of the allowed options for '
+                    f'"{defn.name}": [{", ".join(allowed)}]',
+                )
 
     def _check_unique(self, t: str, obj: CrmObject | None, values: dict[str, str | None]) -> None:
         for name in self._lookup_properties(t):
             value = values.get(name)
             holder = self._unique[t].get(name, {}).get(value.lower()) if value else None
             if holder is not None and (obj is None or holder != obj.id):
-                raise ApiError(409, "CONFLICT", f"{_SINGULAR[t].title()} already exists. "
-                                                f"Existing ID: {holder}")
+                raise ApiError(
+                    409, "CONFLICT", f"{_SINGULAR[t].title()} already exists. Existing ID: {holder}"
+                )
 
     def _names(self, t: str, requested: Iterable[str] | None) -> list[str]:
         """Properties to render: HubSpot's defaults, or the requested ones plus id/timestamps."""
@@ -997,14 +1220,22 @@ class Portal:
         if not wanted:
             return list(DEFAULT_PROPERTIES[t])
         defs = self._properties[t]
-        return sorted({*(n for n in wanted if n in defs), "hs_object_id", "createdate",
-                       _MODIFIED[t]})
+        return sorted(
+            {*(n for n in wanted if n in defs), "hs_object_id", "createdate", _MODIFIED[t]}
+        )
 
     # -- objects API ---------------------------------------------------------------------------
 
     @_locked
-    def list_objects(self, object_type: str, *, limit: int = 10, after: str | None = None,
-                     properties: list[str] | None = None, archived: bool = False) -> Reply:
+    def list_objects(
+        self,
+        object_type: str,
+        *,
+        limit: int = 10,
+        after: str | None = None,
+        properties: list[str] | None = None,
+        archived: bool = False,
+    ) -> Reply:
         """Id-ordered page; the cursor is the id the next page starts at."""
         t = normalize_type(object_type)
         _check_limit(limit, MAX_PAGE)
@@ -1024,9 +1255,15 @@ class Portal:
         return 200, body
 
     @_locked
-    def read_object(self, object_type: str, object_id: str, *,
-                    properties: list[str] | None = None, archived: bool = False,
-                    id_property: str | None = None) -> Reply:
+    def read_object(
+        self,
+        object_type: str,
+        object_id: str,
+        *,
+        properties: list[str] | None = None,
+        archived: bool = False,
+        id_property: str | None = None,
+    ) -> Reply:
         t = normalize_type(object_type)
         obj = self._lookup(t, object_id, id_property, archived)
         if obj is None:
@@ -1041,8 +1278,9 @@ class Portal:
         return 201, self._create(t, body).to_json()
 
     @_locked
-    def patch_object(self, object_type: str, object_id: str, body: Any,
-                     id_property: str | None = None) -> Reply:
+    def patch_object(
+        self, object_type: str, object_id: str, body: Any, id_property: str | None = None
+    ) -> Reply:
         t = normalize_type(object_type)
         obj = self._lookup(t, object_id, id_property)
         if obj is None:
@@ -1153,16 +1391,21 @@ class Portal:
         _check_limit(limit, MAX_SEARCH_PAGE, minimum=0)
         after = _offset(body.get("after"))
         if after >= SEARCH_RESULT_CAP:
-            raise _invalid(f"Paging offset {after} is over the search limit: a search query "
-                           f"returns at most {SEARCH_RESULT_CAP} results. Narrow the filters "
-                           "(e.g. hs_object_id GT the last id seen) and search again.")
-        ids = self._search_ids(t, body.get("filterGroups") or [], body.get("sorts"),
-                               body.get("query"))
+            raise _invalid(
+                f"Paging offset {after} is over the search limit: a search query "
+                f"returns at most {SEARCH_RESULT_CAP} results. Narrow the filters "
+                "(e.g. hs_object_id GT the last id seen) and search again."
+            )
+        ids = self._search_ids(
+            t, body.get("filterGroups") or [], body.get("sorts"), body.get("query")
+        )
         names = self._names(t, body.get("properties"))
         objects = self._objects[t]
-        page = ids[after:after + limit]
-        result: dict[str, Any] = {"total": len(ids),
-                                  "results": [objects[i].to_json(names) for i in page]}
+        page = ids[after : after + limit]
+        result: dict[str, Any] = {
+            "total": len(ids),
+            "results": [objects[i].to_json(names) for i in page],
+        }
         if after + limit < len(ids) and limit:
             result["paging"] = {"next": {"after": str(after + limit)}}
         return 200, result
@@ -1177,10 +1420,13 @@ class Portal:
         matches = _compile_groups(defs, groups)
         sort = _sort_spec(defs, sorts)
         needle = str(query).lower() if query else None
-        rows = [o for o in self._objects[t].values()
-                if o.archived_ms is None
-                and (matches is None or matches(o.properties))
-                and (needle is None or self._matches_query(o, needle))]
+        rows = [
+            o
+            for o in self._objects[t].values()
+            if o.archived_ms is None
+            and (matches is None or matches(o.properties))
+            and (needle is None or self._matches_query(o, needle))
+        ]
         if sort is not None:
             rows = _sorted(rows, defs[sort[0]], sort[1])
         ids = [o.id for o in rows]
@@ -1191,24 +1437,39 @@ class Portal:
 
     @staticmethod
     def _matches_query(obj: CrmObject, needle: str) -> bool:
-        return any(needle in obj.properties.get(name, "").lower()
-                   for name in _QUERY_PROPERTIES[obj.type])
+        return any(
+            needle in obj.properties.get(name, "").lower() for name in _QUERY_PROPERTIES[obj.type]
+        )
 
     # -- batch ---------------------------------------------------------------------------------
 
-    def _batch_reply(self, t: str, results: list[dict[str, Any]],
-                     failures: list[tuple[str, ApiError]], ok_status: int,
-                     key: str = "ids") -> Reply:
+    def _batch_reply(
+        self,
+        t: str,
+        results: list[dict[str, Any]],
+        failures: list[tuple[str, ApiError]],
+        ok_status: int,
+        key: str = "ids",
+    ) -> Reply:
         """200/201, or 207 with errors: missing ids grouped as one, others one per input."""
         now = iso(self._now_ms())
-        body: dict[str, Any] = {"status": "COMPLETE", "results": results,
-                                "startedAt": now, "completedAt": now}
+        body: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": now,
+            "completedAt": now,
+        }
         missing = [ident for ident, err in failures if err.category == "OBJECT_NOT_FOUND"]
-        errors = [_record_error(err, key, [ident]) for ident, err in failures
-                  if err.category != "OBJECT_NOT_FOUND"]
+        errors = [
+            _record_error(err, key, [ident])
+            for ident, err in failures
+            if err.category != "OBJECT_NOT_FOUND"
+        ]
         if missing:
-            message = (f"Could not get some {_SINGULAR[t]} objects, they may be deleted or not "
-                       "exist. Check that ids are valid.")
+            message = (
+                f"Could not get some {_SINGULAR[t]} objects, they may be deleted or not "
+                "exist. Check that ids are valid."
+            )
             errors.insert(0, _record_error(_not_found(message), key, missing))
         if not errors:
             return ok_status, body
@@ -1243,8 +1504,9 @@ class Portal:
         return self._batch_reply(t, results, failures, 201, key="inputIndex")
 
     @_locked
-    def batch_update(self, object_type: str, body: Any,
-                     inject_failure: Callable[[], bool] | None = None) -> Reply:
+    def batch_update(
+        self, object_type: str, body: Any, inject_failure: Callable[[], bool] | None = None
+    ) -> Reply:
         """Per-input update by id or `idProperty`; `inject_failure` drops inputs (faults)."""
         t = normalize_type(object_type)
         results, failures = [], []
@@ -1262,8 +1524,9 @@ class Portal:
         return self._batch_reply(t, results, failures, 200)
 
     @_locked
-    def batch_upsert(self, object_type: str, body: Any,
-                     inject_failure: Callable[[], bool] | None = None) -> Reply:
+    def batch_upsert(
+        self, object_type: str, body: Any, inject_failure: Callable[[], bool] | None = None
+    ) -> Reply:
         """Update the record whose `idProperty` equals `id`, or create it with that value."""
         t = normalize_type(object_type)
         results, failures = [], []
@@ -1276,8 +1539,14 @@ class Portal:
                 failures.append((ident, err))
         return self._batch_reply(t, results, failures, 200)
 
-    def _upsert(self, t: str, ident: str, id_property: str | None, item: dict[str, Any],
-                inject_failure: Callable[[], bool] | None) -> dict[str, Any]:
+    def _upsert(
+        self,
+        t: str,
+        ident: str,
+        id_property: str | None,
+        item: dict[str, Any],
+        inject_failure: Callable[[], bool] | None,
+    ) -> dict[str, Any]:
         obj = self._lookup(t, ident, id_property)
         if obj is None and id_property in (None, "", "hs_object_id"):
             raise _not_found(ident)
@@ -1329,13 +1598,18 @@ class Portal:
     def _property_from(self, body: Any) -> PropertyDef:
         if not isinstance(body, dict):
             raise _invalid("Request body must be an object")
-        missing = [k for k in ("name", "label", "type", "fieldType", "groupName")
-                   if not isinstance(body.get(k), str) or not body[k]]
+        missing = [
+            k
+            for k in ("name", "label", "type", "fieldType", "groupName")
+            if not isinstance(body.get(k), str) or not body[k]
+        ]
         if missing:
             raise _invalid(f"Missing required fields: {', '.join(missing)}")
         if not _PROPERTY_NAME_RE.fullmatch(body["name"]):
-            raise _invalid(f"Invalid property name {body['name']!r}: use lowercase letters, "
-                           "digits and underscores, starting with a letter")
+            raise _invalid(
+                f"Invalid property name {body['name']!r}: use lowercase letters, "
+                "digits and underscores, starting with a letter"
+            )
         if body["type"] not in _PROPERTY_TYPES:
             raise _invalid(f"Invalid type {body['type']!r}; one of {', '.join(_PROPERTY_TYPES)}")
         options = body.get("options") or []
@@ -1344,23 +1618,39 @@ class Portal:
         ):
             raise _invalid("options must be a list of {label, value} objects")
         return PropertyDef(
-            body["name"], body["label"], body["type"], body["fieldType"], body["groupName"],
+            body["name"],
+            body["label"],
+            body["type"],
+            body["fieldType"],
+            body["groupName"],
             str(body.get("description") or ""),
             [(o["value"], str(o.get("label") or o["value"])) for o in options],
-            hubspot_defined=False, has_unique_value=bool(body.get("hasUniqueValue", False)),
-            display_order=int(body.get("displayOrder", -1)), created_ms=self._now_ms(),
+            hubspot_defined=False,
+            has_unique_value=bool(body.get("hasUniqueValue", False)),
+            display_order=int(body.get("displayOrder", -1)),
+            created_ms=self._now_ms(),
         )
 
     # -- owners --------------------------------------------------------------------------------
 
     @_locked
-    def list_owners(self, *, limit: int = 100, after: str | None = None,
-                    archived: bool = False, email: str | None = None) -> Reply:
+    def list_owners(
+        self,
+        *,
+        limit: int = 100,
+        after: str | None = None,
+        archived: bool = False,
+        email: str | None = None,
+    ) -> Reply:
         _check_limit(limit, MAX_OWNER_PAGE)
         start = _offset(after)
-        owners = [o for o in self._owners.values()
-                  if o.archived == archived and o.id >= start
-                  and (email is None or o.email == email.lower())]
+        owners = [
+            o
+            for o in self._owners.values()
+            if o.archived == archived
+            and o.id >= start
+            and (email is None or o.email == email.lower())
+        ]
         body: dict[str, Any] = {"results": [o.to_json() for o in owners[:limit]]}
         if len(owners) > limit:
             body["paging"] = {"next": {"after": str(owners[limit].id)}}
@@ -1385,14 +1675,21 @@ class Portal:
         ]
 
     @_locked
-    def list_associations(self, from_type: str, object_id: str, to_type: str, *,
-                          limit: int = MAX_ASSOCIATION_PAGE, after: str | None = None) -> Reply:
+    def list_associations(
+        self,
+        from_type: str,
+        object_id: str,
+        to_type: str,
+        *,
+        limit: int = MAX_ASSOCIATION_PAGE,
+        after: str | None = None,
+    ) -> Reply:
         a, b = normalize_type(from_type), normalize_type(to_type)
         _check_limit(limit, MAX_ASSOCIATION_PAGE)
         start = _offset(after)
         oid = _object_id(object_id)
         targets = self._targets(a, oid, b) if oid is not None else []
-        body: dict[str, Any] = {"results": targets[start:start + limit]}
+        body: dict[str, Any] = {"results": targets[start : start + limit]}
         if start + limit < len(targets):
             body["paging"] = {"next": {"after": str(start + limit)}}
         return 200, body
@@ -1408,12 +1705,12 @@ class Portal:
             if targets:
                 results.append({"from": {"id": str(oid)}, "to": targets})
         now = iso(self._now_ms())
-        return 200, {"status": "COMPLETE", "results": results, "startedAt": now,
-                     "completedAt": now}
+        return 200, {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
 
     @_locked
-    def create_default_association(self, from_type: str, from_id: str, to_type: str,
-                                   to_id: str) -> Reply:
+    def create_default_association(
+        self, from_type: str, from_id: str, to_type: str, to_id: str
+    ) -> Reply:
         a, b = normalize_type(from_type), normalize_type(to_type)
         a_id, b_id = _object_id(from_id), _object_id(to_id)
         for t, oid, raw in ((a, a_id, from_id), (b, b_id, to_id)):
@@ -1424,25 +1721,45 @@ class Portal:
         self._link(a, a_id, b, b_id, type_id)
         spec = [(a_id, b_id, type_id), (b_id, a_id, _ASSOCIATION_TYPES[type_id].inverse)]
         now = iso(self._now_ms())
-        results = [{"from": {"id": str(x)}, "to": {"id": str(y)},
-                    "associationSpec": {"associationCategory": "HUBSPOT_DEFINED",
-                                        "associationTypeId": k}} for x, y, k in spec]
-        return 200, {"status": "COMPLETE", "results": results, "startedAt": now,
-                     "completedAt": now}
+        results = [
+            {
+                "from": {"id": str(x)},
+                "to": {"id": str(y)},
+                "associationSpec": {
+                    "associationCategory": "HUBSPOT_DEFINED",
+                    "associationTypeId": k,
+                },
+            }
+            for x, y, k in spec
+        ]
+        return 200, {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
 
     # -- events --------------------------------------------------------------------------------
 
     def _event_json(self, event: Event) -> dict[str, Any]:
-        return {"objectType": _SINGULAR[event.object_type], "objectId": str(event.object_id),
-                "eventType": event.event_type, "occurredAt": iso(event.occurred_ms),
-                "id": self._event_id(event.seq), "properties": dict(event.properties)}
+        return {
+            "objectType": _SINGULAR[event.object_type],
+            "objectId": str(event.object_id),
+            "eventType": event.event_type,
+            "occurredAt": iso(event.occurred_ms),
+            "id": self._event_id(event.seq),
+            "properties": dict(event.properties),
+        }
 
     @_locked
-    def list_events(self, *, object_type: str | None = None, object_id: int | None = None,
-                    event_type: str | None = None, occurred_after: int | None = None,
-                    occurred_before: int | None = None, after: str | None = None,
-                    limit: int = 10, descending: bool = False,
-                    object_property: tuple[str, str] | None = None) -> Reply:
+    def list_events(
+        self,
+        *,
+        object_type: str | None = None,
+        object_id: int | None = None,
+        event_type: str | None = None,
+        occurred_after: int | None = None,
+        occurred_before: int | None = None,
+        after: str | None = None,
+        limit: int = 10,
+        descending: bool = False,
+        object_property: tuple[str, str] | None = None,
+    ) -> Reply:
         """Events ordered by (occurredAt, id), ascending unless `descending`.
 
         Bounds are epoch ms: `occurred_after` is inclusive (>=), `occurred_before` exclusive
@@ -1469,9 +1786,11 @@ class Portal:
         page: list[Event] = []
         for index in _event_window(pool, occurred_after, occurred_before, cursor, descending):
             event = pool[index]
-            if ((t is None or event.object_type == t)
-                    and (event_type is None or event.event_type == event_type)
-                    and (object_id is None or event.object_id == object_id)):
+            if (
+                (t is None or event.object_type == t)
+                and (event_type is None or event.event_type == event_type)
+                and (object_id is None or event.object_id == object_id)
+            ):
                 page.append(event)
                 if len(page) > limit:
                     break
@@ -1526,18 +1845,27 @@ def _check_lifecycle(current: str | None, new: str | None) -> None:
     """HubSpot's rule: lifecyclestage only moves forward unless it was cleared first."""
     if current and new and _STAGE_RANK[new] < _STAGE_RANK.get(current, -1):
         raise _InvalidValue(
-            "INVALID_LIFECYCLE_STAGE", "lifecyclestage",
+            "INVALID_LIFECYCLE_STAGE",
+            "lifecyclestage",
             f'"lifecyclestage" cannot move backward from "{current}" to "{new}"; '
             'clear it first by setting it to ""',
         )
 
 
-def _event_window(pool: list[Event], after_ms: int | None, before_ms: int | None,
-                  cursor: tuple[int, ...] | None, descending: bool) -> range:
+def _event_window(
+    pool: list[Event],
+    after_ms: int | None,
+    before_ms: int | None,
+    cursor: tuple[int, ...] | None,
+    descending: bool,
+) -> range:
     """Index range of `pool` (sorted by (occurredAt, seq)) inside the bounds and cursor."""
     low = 0 if after_ms is None else bisect.bisect_left(pool, (after_ms, -1), key=_event_key)
-    high = len(pool) if before_ms is None else bisect.bisect_left(pool, (before_ms, -1),
-                                                                  key=_event_key)
+    high = (
+        len(pool)
+        if before_ms is None
+        else bisect.bisect_left(pool, (before_ms, -1), key=_event_key)
+    )
     if cursor is not None and descending:
         high = min(high, bisect.bisect_left(pool, cursor, key=_event_key))
     elif cursor is not None:
@@ -1548,27 +1876,142 @@ def _event_window(pool: list[Event], after_ms: int | None, before_ms: int | None
 # -- synthetic portal --------------------------------------------------------------------------
 
 _FIRST_NAMES = (
-    "James", "Mary", "Liam", "Emma", "Noah", "Olivia", "Lucas", "Sophie", "Mateo", "Isabella",
-    "Arjun", "Priya", "Wei", "Mei", "Hiroshi", "Yuki", "Lars", "Anna", "Pierre", "Camille",
-    "Hans", "Lena", "Jan", "Eva", "Diego", "Lucia", "Ahmed", "Fatima", "Omar", "Leila", "Raj",
-    "Ananya", "Tom", "Chloe", "Daniel", "Grace", "Felix", "Mia", "Jonas", "Hannah", "Carlos",
-    "Sofia", "Ethan", "Ava", "Oliver", "Amelia", "Rafael", "Beatriz", "Sanjay", "Kavya", "Sven",
-    "Ingrid", "Luca", "Giulia", "Kofi", "Ama", "Mohammed", "Sara", "Nina", "Max",
+    "James",
+    "Mary",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Olivia",
+    "Lucas",
+    "Sophie",
+    "Mateo",
+    "Isabella",
+    "Arjun",
+    "Priya",
+    "Wei",
+    "Mei",
+    "Hiroshi",
+    "Yuki",
+    "Lars",
+    "Anna",
+    "Pierre",
+    "Camille",
+    "Hans",
+    "Lena",
+    "Jan",
+    "Eva",
+    "Diego",
+    "Lucia",
+    "Ahmed",
+    "Fatima",
+    "Omar",
+    "Leila",
+    "Raj",
+    "Ananya",
+    "Tom",
+    "Chloe",
+    "Daniel",
+    "Grace",
+    "Felix",
+    "Mia",
+    "Jonas",
+    "Hannah",
+    "Carlos",
+    "Sofia",
+    "Ethan",
+    "Ava",
+    "Oliver",
+    "Amelia",
+    "Rafael",
+    "Beatriz",
+    "Sanjay",
+    "Kavya",
+    "Sven",
+    "Ingrid",
+    "Luca",
+    "Giulia",
+    "Kofi",
+    "Ama",
+    "Mohammed",
+    "Sara",
+    "Nina",
+    "Max",
 )
 _LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Garcia", "Miller", "Davis", "Martinez", "Mueller",
-    "Schmidt", "Schneider", "Fischer", "Dubois", "Martin", "Bernard", "Moreau", "de Vries",
-    "Jansen", "Bakker", "Visser", "Patel", "Sharma", "Singh", "Kumar", "Gupta", "Silva", "Santos",
-    "Oliveira", "Souza", "Fernandez", "Lopez", "Gonzalez", "Rodriguez", "Sanchez", "Taylor",
-    "Wilson", "Anderson", "Thomas", "Moore", "Jackson", "White", "Harris", "Clark", "Lewis",
-    "Walker", "Young", "King", "Wright", "Scott", "Green", "Baker", "Adams", "Chen", "Wang",
-    "Zhang", "Tanaka", "Suzuki", "Kim", "Park", "Nguyen", "Rossi", "Russo", "Andersson",
-    "Nilsson", "O'Brien",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Martinez",
+    "Mueller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Dubois",
+    "Martin",
+    "Bernard",
+    "Moreau",
+    "de Vries",
+    "Jansen",
+    "Bakker",
+    "Visser",
+    "Patel",
+    "Sharma",
+    "Singh",
+    "Kumar",
+    "Gupta",
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Fernandez",
+    "Lopez",
+    "Gonzalez",
+    "Rodriguez",
+    "Sanchez",
+    "Taylor",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Moore",
+    "Jackson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Young",
+    "King",
+    "Wright",
+    "Scott",
+    "Green",
+    "Baker",
+    "Adams",
+    "Chen",
+    "Wang",
+    "Zhang",
+    "Tanaka",
+    "Suzuki",
+    "Kim",
+    "Park",
+    "Nguyen",
+    "Rossi",
+    "Russo",
+    "Andersson",
+    "Nilsson",
+    "O'Brien",
 )
 # code: (weight, phone prefix, company TLD, cities)
 _COUNTRIES = {
-    "US": (0.33, "+1", ".com", ("New York", "San Francisco", "Austin", "Boston", "Chicago",
-                                "Seattle")),
+    "US": (
+        0.33,
+        "+1",
+        ".com",
+        ("New York", "San Francisco", "Austin", "Boston", "Chicago", "Seattle"),
+    ),
     "GB": (0.12, "+44", ".co.uk", ("London", "Manchester", "Edinburgh", "Bristol")),
     "DE": (0.10, "+49", ".de", ("Berlin", "Munich", "Hamburg", "Cologne")),
     "FR": (0.07, "+33", ".fr", ("Paris", "Lyon", "Toulouse")),
@@ -1582,18 +2025,42 @@ _COUNTRIES = {
     "SG": (0.01, "+65", ".sg", ("Singapore",)),
 }
 _CORE_COUNTRIES = ("US", "GB", "DE", "FR", "NL", "CA", "AU")
-_LEGAL_SUFFIX = {"US": " Inc", "GB": " Ltd", "DE": " GmbH", "FR": " SAS", "NL": " BV",
-                 "CA": " Inc", "AU": " Pty Ltd", "IN": " Pvt Ltd", "BR": " Ltda", "ES": " SL",
-                 "SE": " AB", "SG": " Pte Ltd"}
+_LEGAL_SUFFIX = {
+    "US": " Inc",
+    "GB": " Ltd",
+    "DE": " GmbH",
+    "FR": " SAS",
+    "NL": " BV",
+    "CA": " Inc",
+    "AU": " Pty Ltd",
+    "IN": " Pvt Ltd",
+    "BR": " Ltda",
+    "ES": " SL",
+    "SE": " AB",
+    "SG": " Pte Ltd",
+}
 # title: (seniority 0-3, weight); "" means no job title on the record.
 _TITLES = {
-    "CEO": (3, 0.03), "Founder": (3, 0.02), "CTO": (3, 0.02), "VP Marketing": (3, 0.03),
-    "VP Sales": (3, 0.03), "Head of Sales": (2, 0.04), "Head of Growth": (2, 0.03),
-    "Director of IT": (2, 0.04), "Director of Marketing": (2, 0.04),
-    "Marketing Manager": (1.5, 0.10), "Sales Manager": (1.5, 0.07),
-    "Product Manager": (1.5, 0.06), "Operations Manager": (1.5, 0.05),
-    "Account Executive": (1, 0.05), "Software Engineer": (1, 0.10), "Data Analyst": (1, 0.05),
-    "Analyst": (1, 0.06), "Consultant": (1, 0.06), "Intern": (0, 0.03), "Student": (0, 0.02),
+    "CEO": (3, 0.03),
+    "Founder": (3, 0.02),
+    "CTO": (3, 0.02),
+    "VP Marketing": (3, 0.03),
+    "VP Sales": (3, 0.03),
+    "Head of Sales": (2, 0.04),
+    "Head of Growth": (2, 0.03),
+    "Director of IT": (2, 0.04),
+    "Director of Marketing": (2, 0.04),
+    "Marketing Manager": (1.5, 0.10),
+    "Sales Manager": (1.5, 0.07),
+    "Product Manager": (1.5, 0.06),
+    "Operations Manager": (1.5, 0.05),
+    "Account Executive": (1, 0.05),
+    "Software Engineer": (1, 0.10),
+    "Data Analyst": (1, 0.05),
+    "Analyst": (1, 0.06),
+    "Consultant": (1, 0.06),
+    "Intern": (0, 0.03),
+    "Student": (0, 0.02),
     "": (1, 0.07),
 }
 # industry: (weight, words used in company names)
@@ -1614,65 +2081,184 @@ _INDUSTRY_WORDS = {
     "LOGISTICS_AND_SUPPLY_CHAIN": (0.06, ("Logistics", "Freight", "Shipping")),
     "": (0.05, ("Group", "Partners", "Holdings")),
 }
-_TARGET_INDUSTRIES = ("COMPUTER_SOFTWARE", "INFORMATION_TECHNOLOGY_AND_SERVICES", "INTERNET",
-                      "MARKETING_AND_ADVERTISING", "FINANCIAL_SERVICES")
-_BRAND_HEADS = ("Zen", "Nor", "Vel", "Cor", "Lum", "Ark", "Bri", "Cal", "Dex", "Ev", "Fin",
-                "Gal", "Hal", "Ion", "Jun", "Kel", "Lyr", "Mer", "Nov", "Or", "Pax", "Quin",
-                "Ros", "Sol", "Tor", "Ul", "Vin", "Wex", "Xan", "Yor")
-_BRAND_TAILS = ("ia", "ex", "on", "ara", "is", "ent", "ora", "ix", "us", "ant", "eon", "ium",
-                "ova", "ris", "ta", "vo", "da", "lo", "na", "ro")
-_EMPLOYEE_BUCKETS = {(1, 10): 0.18, (11, 50): 0.28, (51, 200): 0.25, (201, 1000): 0.15,
-                     (1001, 5000): 0.07, (5001, 50000): 0.03, None: 0.04}
+_TARGET_INDUSTRIES = (
+    "COMPUTER_SOFTWARE",
+    "INFORMATION_TECHNOLOGY_AND_SERVICES",
+    "INTERNET",
+    "MARKETING_AND_ADVERTISING",
+    "FINANCIAL_SERVICES",
+)
+_BRAND_HEADS = (
+    "Zen",
+    "Nor",
+    "Vel",
+    "Cor",
+    "Lum",
+    "Ark",
+    "Bri",
+    "Cal",
+    "Dex",
+    "Ev",
+    "Fin",
+    "Gal",
+    "Hal",
+    "Ion",
+    "Jun",
+    "Kel",
+    "Lyr",
+    "Mer",
+    "Nov",
+    "Or",
+    "Pax",
+    "Quin",
+    "Ros",
+    "Sol",
+    "Tor",
+    "Ul",
+    "Vin",
+    "Wex",
+    "Xan",
+    "Yor",
+)
+_BRAND_TAILS = (
+    "ia",
+    "ex",
+    "on",
+    "ara",
+    "is",
+    "ent",
+    "ora",
+    "ix",
+    "us",
+    "ant",
+    "eon",
+    "ium",
+    "ova",
+    "ris",
+    "ta",
+    "vo",
+    "da",
+    "lo",
+    "na",
+    "ro",
+)
+_EMPLOYEE_BUCKETS = {
+    (1, 10): 0.18,
+    (11, 50): 0.28,
+    (51, 200): 0.25,
+    (201, 1000): 0.15,
+    (1001, 5000): 0.07,
+    (5001, 50000): 0.03,
+    None: 0.04,
+}
 _EMAIL_KINDS = {"work": 0.81, "free": 0.15, "student": 0.03, "competitor": 0.01}
 _KIND_FIT = {"work": 1.0, "free": 0.6, "student": 0.1, "competitor": 0.0}
 _FREEMAIL = {"gmail.com": 0.55, "yahoo.com": 0.15, "hotmail.com": 0.15, "outlook.com": 0.15}
-_STUDENT_DOMAINS = ("mit.edu", "stanford.edu", "berkeley.edu", "umich.edu", "nyu.edu",
-                    "utexas.edu", "student.uva.nl", "student.tudelft.nl", "student.kuleuven.be",
-                    "student.unimelb.edu.au")
-_COMPETITORS = {"hubspot.com": "HubSpot", "marketo.com": "Marketo",
-                "salesforce.com": "Salesforce", "pardot.com": "Pardot",
-                "activecampaign.com": "ActiveCampaign"}
-_OWNERS = (("Sarah", "Chen", "Sales EMEA"), ("David", "Okafor", "Sales EMEA"),
-           ("Laura", "Meyer", "Sales EMEA"), ("Miguel", "Torres", "Sales Americas"),
-           ("Emily", "Brooks", "Sales Americas"), ("Kenji", "Watanabe", "Sales APAC"),
-           ("Aisha", "Khan", "SDR"), ("Tom", "Becker", "SDR"))
-_BASE_STAGES = {"subscriber": 0.47, "lead": 0.40, "marketingqualifiedlead": 0.06,
-                "salesqualifiedlead": 0.015, "other": 0.005, "": 0.05}
-_COLD_STATUSES = {"NEW": 0.35, "OPEN": 0.2, "ATTEMPTED_TO_CONTACT": 0.2, "UNQUALIFIED": 0.15,
-                  "BAD_TIMING": 0.1}
-_SOURCES = {"ORGANIC_SEARCH": 0.30, "PAID_SEARCH": 0.12, "DIRECT_TRAFFIC": 0.15,
-            "REFERRALS": 0.08, "SOCIAL_MEDIA": 0.10, "EMAIL_MARKETING": 0.08,
-            "OTHER_CAMPAIGNS": 0.05, "OFFLINE": 0.12}
-_DEAL_OUTCOMES = {"closedwon": 0.35, "closedlost": 0.25, "appointmentscheduled": 0.12,
-                  "qualifiedtobuy": 0.10, "presentationscheduled": 0.08,
-                  "decisionmakerboughtin": 0.05, "contractsent": 0.05}
+_STUDENT_DOMAINS = (
+    "mit.edu",
+    "stanford.edu",
+    "berkeley.edu",
+    "umich.edu",
+    "nyu.edu",
+    "utexas.edu",
+    "student.uva.nl",
+    "student.tudelft.nl",
+    "student.kuleuven.be",
+    "student.unimelb.edu.au",
+)
+_COMPETITORS = {
+    "hubspot.com": "HubSpot",
+    "marketo.com": "Marketo",
+    "salesforce.com": "Salesforce",
+    "pardot.com": "Pardot",
+    "activecampaign.com": "ActiveCampaign",
+}
+_OWNERS = (
+    ("Sarah", "Chen", "Sales EMEA"),
+    ("David", "Okafor", "Sales EMEA"),
+    ("Laura", "Meyer", "Sales EMEA"),
+    ("Miguel", "Torres", "Sales Americas"),
+    ("Emily", "Brooks", "Sales Americas"),
+    ("Kenji", "Watanabe", "Sales APAC"),
+    ("Aisha", "Khan", "SDR"),
+    ("Tom", "Becker", "SDR"),
+)
+_BASE_STAGES = {
+    "subscriber": 0.47,
+    "lead": 0.40,
+    "marketingqualifiedlead": 0.06,
+    "salesqualifiedlead": 0.015,
+    "other": 0.005,
+    "": 0.05,
+}
+_COLD_STATUSES = {
+    "NEW": 0.35,
+    "OPEN": 0.2,
+    "ATTEMPTED_TO_CONTACT": 0.2,
+    "UNQUALIFIED": 0.15,
+    "BAD_TIMING": 0.1,
+}
+_SOURCES = {
+    "ORGANIC_SEARCH": 0.30,
+    "PAID_SEARCH": 0.12,
+    "DIRECT_TRAFFIC": 0.15,
+    "REFERRALS": 0.08,
+    "SOCIAL_MEDIA": 0.10,
+    "EMAIL_MARKETING": 0.08,
+    "OTHER_CAMPAIGNS": 0.05,
+    "OFFLINE": 0.12,
+}
+_DEAL_OUTCOMES = {
+    "closedwon": 0.35,
+    "closedlost": 0.25,
+    "appointmentscheduled": 0.12,
+    "qualifiedtobuy": 0.10,
+    "presentationscheduled": 0.08,
+    "decisionmakerboughtin": 0.05,
+    "contractsent": 0.05,
+}
 _DEAL_KINDS = ("Starter", "Professional", "Enterprise", "Expansion", "Pilot")
 _SITE = "https://www.example.com"
 # path: (title, weight for buyer, browser, seeker personas)
 _PAGES = {
-    "/": ("Home", 10, 12, 8), "/pricing": ("Pricing", 14, 4, 1),
+    "/": ("Home", 10, 12, 8),
+    "/pricing": ("Pricing", 14, 4, 1),
     "/product": ("Product overview", 10, 6, 2),
     "/product/integrations": ("Integrations", 6, 3, 1),
     "/product/lead-scoring": ("Lead scoring", 6, 3, 1),
-    "/customers": ("Customer stories", 5, 3, 1), "/demo": ("Book a demo", 6, 1, 0.2),
+    "/customers": ("Customer stories", 5, 3, 1),
+    "/demo": ("Book a demo", 6, 1, 0.2),
     "/blog/lead-scoring-guide": ("The lead scoring guide", 4, 10, 6),
     "/blog/b2b-funnel-metrics": ("B2B funnel metrics that matter", 3, 9, 5),
     "/blog/marketing-automation-tips": ("12 marketing automation tips", 2, 9, 5),
     "/blog/crm-hygiene": ("CRM hygiene in 5 steps", 2, 6, 3),
     "/careers": ("Careers", 0.5, 2, 14),
     "/careers/software-engineer": ("Software Engineer", 0.2, 1, 8),
-    "/docs": ("Documentation", 5, 3, 2), "/docs/api": ("API reference", 4, 2, 2),
+    "/docs": ("Documentation", 5, 3, 2),
+    "/docs/api": ("API reference", 4, 2, 2),
     "/about": ("About us", 2, 3, 4),
 }
-_HAND_RAISE_FORMS = {"Demo request": 0.45, "Pricing request": 0.2, "Contact sales": 0.25,
-                     "Quote request": 0.1}
+_HAND_RAISE_FORMS = {
+    "Demo request": 0.45,
+    "Pricing request": 0.2,
+    "Contact sales": 0.25,
+    "Quote request": 0.1,
+}
 _CONTENT_FORMS = {"Newsletter signup": 0.4, "Ebook download": 0.35, "Webinar registration": 0.25}
-_CAMPAIGNS = ("Your monthly product update", "5 ways to score leads faster",
-              "Webinar: pipeline hygiene for RevOps", "New: two-way CRM sync",
-              "How Norvia doubled its MQL-to-SQL rate", "Last chance: webinar seats",
-              "The 2026 B2B funnel benchmark", "Quick question about your lead routing",
-              "Your free trial ends soon", "Case study: 40% faster follow-up",
-              "Ebook: the RevOps playbook", "Invitation: customer roundtable")
+_CAMPAIGNS = (
+    "Your monthly product update",
+    "5 ways to score leads faster",
+    "Webinar: pipeline hygiene for RevOps",
+    "New: two-way CRM sync",
+    "How Norvia doubled its MQL-to-SQL rate",
+    "Last chance: webinar seats",
+    "The 2026 B2B funnel benchmark",
+    "Quick question about your lead routing",
+    "Your free trial ends soon",
+    "Case study: 40% faster follow-up",
+    "Ebook: the RevOps playbook",
+    "Invitation: customer roundtable",
+)
 _NON_ALPHA = re.compile(r"[^a-z]")
 
 
@@ -1692,17 +2278,25 @@ class _Picker:
 
 
 def _form_props(title: str) -> dict[str, str]:
-    return {"hs_form_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"leadflow-sandbox/form/{title}")),
-            "hs_form_title": title}
+    return {
+        "hs_form_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"leadflow-sandbox/form/{title}")),
+        "hs_form_title": title,
+    }
 
 
 # Event properties are shared dicts: millions of events, a few dozen distinct payloads.
-_PAGE_PROPS = {path: {"hs_url": _SITE + path, "hs_page_title": f"{title} | Example"}
-               for path, (title, *_) in _PAGES.items()}
-_PAGE_PICKERS = {persona: _Picker({p: w[column] for p, w in _PAGES.items()})
-                 for column, persona in enumerate(("buyer", "browser", "seeker"), start=1)}
-_CAMPAIGN_PROPS = [{"hs_email_campaign_id": str(310_000 + 17 * i), "hs_email_subject": subject}
-                   for i, subject in enumerate(_CAMPAIGNS)]
+_PAGE_PROPS = {
+    path: {"hs_url": _SITE + path, "hs_page_title": f"{title} | Example"}
+    for path, (title, *_) in _PAGES.items()
+}
+_PAGE_PICKERS = {
+    persona: _Picker({p: w[column] for p, w in _PAGES.items()})
+    for column, persona in enumerate(("buyer", "browser", "seeker"), start=1)
+}
+_CAMPAIGN_PROPS = [
+    {"hs_email_campaign_id": str(310_000 + 17 * i), "hs_email_subject": subject}
+    for i, subject in enumerate(_CAMPAIGNS)
+]
 _HAND_RAISE = _Picker({title: w for title, w in _HAND_RAISE_FORMS.items()})
 _CONTENT = _Picker({title: w for title, w in _CONTENT_FORMS.items()})
 _FORM_PROPS = {title: _form_props(title) for title in (*_HAND_RAISE_FORMS, *_CONTENT_FORMS)}
@@ -1770,9 +2364,11 @@ class _Generator:
 
     def run(self) -> None:
         rng = self.rng
-        self.portal._event_prefix = (f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-"
-                                     f"4{rng.getrandbits(12):03x}-{rng.choice('89ab')}"
-                                     f"{rng.getrandbits(12):03x}-")
+        self.portal._event_prefix = (
+            f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-"
+            f"4{rng.getrandbits(12):03x}-{rng.choice('89ab')}"
+            f"{rng.getrandbits(12):03x}-"
+        )
         self._owners()
         companies = self._companies()
         people = [self._person(companies) for _ in range(self.count)]
@@ -1788,16 +2384,23 @@ class _Generator:
         created = datetime.fromtimestamp((self.now - 400 * _DAY_MS) / 1000, UTC)
         for first, last, team in _OWNERS:
             team_id = str(40_000 + sum(map(ord, team)))
-            self.owner_ids.append(self.portal.add_owner(
-                f"{first}.{last}@example.com", first, last, created_at=created,
-                teams=[{"id": team_id, "name": team, "primary": True}]))
+            self.owner_ids.append(
+                self.portal.add_owner(
+                    f"{first}.{last}@example.com",
+                    first,
+                    last,
+                    created_at=created,
+                    teams=[{"id": team_id, "name": team, "primary": True}],
+                )
+            )
 
     def _companies(self) -> list[_CompanyDraft]:
         drafts = [self._company() for _ in range(max(1, round(self.count / 5)))]
         drafts.sort(key=lambda c: c.created_ms)
         for draft in drafts:
-            draft.id = self.portal._insert("companies", draft.props, draft.created_ms,
-                                           draft.updated_ms).id
+            draft.id = self.portal._insert(
+                "companies", draft.props, draft.created_ms, draft.updated_ms
+            ).id
         return drafts
 
     def _company(self) -> _CompanyDraft:
@@ -1808,12 +2411,17 @@ class _Generator:
         brand = rng.choice(_BRAND_HEADS) + rng.choice(_BRAND_TAILS)
         core = rng.choice(_INDUSTRY_WORDS[industry][1])
         legal = _LEGAL_SUFFIX[country] if rng.random() < 0.5 else ""
-        domain = self._domain(_NON_ALPHA.sub("", f"{brand}{core}".lower()),
-                              ".com" if rng.random() < 0.6 else tld)
+        domain = self._domain(
+            _NON_ALPHA.sub("", f"{brand}{core}".lower()), ".com" if rng.random() < 0.6 else tld
+        )
         bucket = self.pick_bucket(rng)
         employees = rng.randint(*bucket) if bucket else None
-        props = {"name": f"{brand} {core}{legal}", "domain": domain, "country": country,
-                 "city": rng.choice(cities)}
+        props = {
+            "name": f"{brand} {core}{legal}",
+            "domain": domain,
+            "country": country,
+            "city": rng.choice(cities),
+        }
         if industry:
             props["industry"] = industry
         if employees:
@@ -1822,8 +2430,9 @@ class _Generator:
                 revenue = employees * rng.uniform(60_000, 250_000)
                 props["annualrevenue"] = str(round(revenue, -3))[:-2]
         created = self.now - int(150 * _DAY_MS * rng.random() ** 1.2)
-        return _CompanyDraft(props, country, industry, employees, created,
-                             self._between(created, self.now))
+        return _CompanyDraft(
+            props, country, industry, employees, created, self._between(created, self.now)
+        )
 
     def _domain(self, stem: str, tld: str) -> str:
         domain, n = stem + tld, 1
@@ -1844,23 +2453,33 @@ class _Generator:
         fit = _fit(kind, _TITLES[title][0], employer, country)
         hand_raise = rng.random() < 0.1 * fit**2
         accepted = rng.random() < (0.6 if hand_raise else 0.05 * fit)
-        props = {"email": self._email(first, last, kind, company), "firstname": first,
-                 "lastname": last}
+        props = {
+            "email": self._email(first, last, kind, company),
+            "firstname": first,
+            "lastname": last,
+        }
         if title:
             props["jobtitle"] = title
         self._contact_details(props, country, kind, employer)
         self._qualification(props, fit, hand_raise, accepted)
-        persona = ("seeker" if kind == "student" or title in ("Intern", "Student")
-                   else "buyer" if fit >= 0.55 else "browser")
+        persona = (
+            "seeker"
+            if kind == "student" or title in ("Intern", "Student")
+            else "buyer"
+            if fit >= 0.55
+            else "browser"
+        )
         created = self.now - int(120 * _DAY_MS * rng.random() ** 1.3)
         return _PersonDraft(props, created, employer, fit, persona, hand_raise, accepted)
 
     def _email(self, first: str, last: str, kind: str, company: _CompanyDraft) -> str:
         rng = self.rng
-        domain = {"work": lambda: company.props["domain"],
-                  "free": lambda: self.pick_freemail(rng),
-                  "student": lambda: rng.choice(_STUDENT_DOMAINS),
-                  "competitor": lambda: rng.choice(list(_COMPETITORS))}[kind]()
+        domain = {
+            "work": lambda: company.props["domain"],
+            "free": lambda: self.pick_freemail(rng),
+            "student": lambda: rng.choice(_STUDENT_DOMAINS),
+            "competitor": lambda: rng.choice(list(_COMPETITORS)),
+        }[kind]()
         f, la = _NON_ALPHA.sub("", first.lower()), _NON_ALPHA.sub("", last.lower())
         local = rng.choice((f"{f}.{la}", f"{f[0]}{la}", f"{f}{la}", f, f"{f}_{la}"))
         if kind == "free" and rng.random() < 0.5:
@@ -1871,8 +2490,9 @@ class _Generator:
         self.emails.add(email)
         return email
 
-    def _contact_details(self, props: dict[str, str], country: str, kind: str,
-                         employer: _CompanyDraft | None) -> None:
+    def _contact_details(
+        self, props: dict[str, str], country: str, kind: str, employer: _CompanyDraft | None
+    ) -> None:
         rng = self.rng
         _, prefix, _, cities = _COUNTRIES[country]
         if rng.random() < 0.95:
@@ -1880,8 +2500,10 @@ class _Generator:
             if rng.random() < 0.8:
                 props["city"] = rng.choice(cities)
         if rng.random() < 0.55:
-            props["phone"] = f"{prefix} {rng.randint(100, 999)} {rng.randint(100, 999)} " \
-                             f"{rng.randint(1000, 9999)}"
+            props["phone"] = (
+                f"{prefix} {rng.randint(100, 999)} {rng.randint(100, 999)} "
+                f"{rng.randint(1000, 9999)}"
+            )
         domain = props["email"].rsplit("@", 1)[1]
         if employer is not None:
             if rng.random() < 0.85:
@@ -1892,12 +2514,12 @@ class _Generator:
             props["company"] = _COMPETITORS[domain]
         props["hs_analytics_source"] = self.pick_source(rng)
 
-    def _qualification(self, props: dict[str, str], fit: float, hand_raise: bool,
-                       accepted: bool) -> None:
+    def _qualification(
+        self, props: dict[str, str], fit: float, hand_raise: bool, accepted: bool
+    ) -> None:
         rng = self.rng
         stage = self.pick_stage(rng)
-        floor = "salesqualifiedlead" if accepted else "marketingqualifiedlead" if hand_raise \
-            else ""
+        floor = "salesqualifiedlead" if accepted else "marketingqualifiedlead" if hand_raise else ""
         if floor and _STAGE_RANK.get(stage, -1) < _STAGE_RANK[floor]:
             stage = floor
         if stage:
@@ -1929,13 +2551,19 @@ class _Generator:
             updated = self._between(created, self.now)
         company = person.company
         size = company.employees if company and company.employees else 20
-        low, high = (2_000, 15_000) if size < 50 else (10_000, 80_000) if size < 1000 \
-            else (40_000, 300_000)
+        low, high = (
+            (2_000, 15_000) if size < 50 else (10_000, 80_000) if size < 1000 else (40_000, 300_000)
+        )
         account = company.props["name"] if company else f"{person.props['lastname']} account"
         owner = person.props.get("hubspot_owner_id") or str(rng.choice(self.owner_ids))
-        props = {"dealname": f"{account} - {rng.choice(_DEAL_KINDS)}",
-                 "amount": str(rng.randint(low // 100, high // 100) * 100), "dealstage": stage,
-                 "pipeline": "default", "closedate": iso(closed), "hubspot_owner_id": owner}
+        props = {
+            "dealname": f"{account} - {rng.choice(_DEAL_KINDS)}",
+            "amount": str(rng.randint(low // 100, high // 100) * 100),
+            "dealstage": stage,
+            "pipeline": "default",
+            "closedate": iso(closed),
+            "hubspot_owner_id": owner,
+        }
         _promote(person, stage)
         return _DealDraft(props, person, created, updated)
 
@@ -1944,16 +2572,14 @@ class _Generator:
         people.sort(key=lambda p: p.created_ms)
         for person in people:
             updated = self._between(person.created_ms, self.now)
-            person.id = self.portal._insert("contacts", person.props, person.created_ms,
-                                            updated).id
+            person.id = self.portal._insert("contacts", person.props, person.created_ms, updated).id
             if person.company is not None:
                 self.portal._link("contacts", person.id, "companies", person.company.id, 1)
 
     def _insert_deals(self, deals: list[_DealDraft]) -> None:
         deals.sort(key=lambda d: d.created_ms)
         for deal in deals:
-            deal_id = self.portal._insert("deals", deal.props, deal.created_ms,
-                                          deal.updated_ms).id
+            deal_id = self.portal._insert("deals", deal.props, deal.created_ms, deal.updated_ms).id
             self.portal._link("deals", deal_id, "contacts", deal.person.id, 3)
             if deal.person.company is not None:
                 self.portal._link("deals", deal_id, "companies", deal.person.company.id, 5)
@@ -1968,8 +2594,9 @@ class _Generator:
             start = max(horizon, person.created_ms)
             span = max(1, now - start)
             pages = _PAGE_PICKERS[person.persona]
-            activity = [self._activity(pages) for _ in range(min(300, int(
-                rng.lognormvariate(1.9, 1.0))))]
+            activity = [
+                self._activity(pages) for _ in range(min(300, int(rng.lognormvariate(1.9, 1.0))))
+            ]
             timed = [(kind, start + int(rng.random() * span), props) for kind, props in activity]
             timed += self._milestones(person, start, span)
             for kind, occurred, props in timed:
@@ -1988,33 +2615,46 @@ class _Generator:
             return "e_clicked_email", rng.choice(_CAMPAIGN_PROPS)
         return "e_submitted_form", _FORM_PROPS[_CONTENT(rng)]
 
-    def _milestones(self, person: _PersonDraft, start: int,
-                    span: int) -> list[tuple[str, int, dict[str, str]]]:
+    def _milestones(
+        self, person: _PersonDraft, start: int, span: int
+    ) -> list[tuple[str, int, dict[str, str]]]:
         """Rare, meaningful events: hand-raises (after a pricing visit), replies, opt-outs."""
         rng = self.rng
         moments: list[tuple[str, int, dict[str, str]]] = []
         if person.hand_raise:
             moment = start + int(rng.random() * span)
             visit = max(start, moment - rng.randint(1, 30) * 60_000)
-            moments += [("e_visited_page", visit, _PAGE_PROPS["/pricing"]),
-                        ("e_submitted_form", moment, _FORM_PROPS[_HAND_RAISE(rng)])]
+            moments += [
+                ("e_visited_page", visit, _PAGE_PROPS["/pricing"]),
+                ("e_submitted_form", moment, _FORM_PROPS[_HAND_RAISE(rng)]),
+            ]
         if person.accepted and rng.random() < 0.35:
-            moments.append(("e_replied_to_sequence_email", start + int(rng.random() * span),
-                            _REPLY_PROPS))
+            moments.append(
+                ("e_replied_to_sequence_email", start + int(rng.random() * span), _REPLY_PROPS)
+            )
         if rng.random() < 0.02:
-            moments.append(("e_unsubscribed", start + int(rng.random() * span),
-                            rng.choice(_CAMPAIGN_PROPS)))
+            moments.append(
+                ("e_unsubscribed", start + int(rng.random() * span), rng.choice(_CAMPAIGN_PROPS))
+            )
         if rng.random() < 0.01:
-            moments.append(("e_hard_bounced", start + int(rng.random() * span),
-                            rng.choice(_CAMPAIGN_PROPS)))
+            moments.append(
+                ("e_hard_bounced", start + int(rng.random() * span), rng.choice(_CAMPAIGN_PROPS))
+            )
         return moments
 
 
 def _fit(kind: str, seniority: float, employer: _CompanyDraft | None, country: str) -> float:
     """Hidden ideal-customer fit in [0, 1] that drives the generated behaviour."""
     employees = employer.employees if employer else None
-    size = 0.3 if employees is None else 1.0 if 50 <= employees <= 5000 else \
-        0.5 if employees > 10 else 0.2
+    size = (
+        0.3
+        if employees is None
+        else 1.0
+        if 50 <= employees <= 5000
+        else 0.5
+        if employees > 10
+        else 0.2
+    )
     industry = 1.0 if employer and employer.industry in _TARGET_INDUSTRIES else 0.4
     market = 1.0 if country in _CORE_COUNTRIES else 0.5
     score = 0.4 * seniority / 3 + 0.25 * size + 0.2 * industry + 0.15 * market

@@ -31,10 +31,14 @@ _AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
     "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 )
-_LIMIT_MESSAGES = {"TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
-                   "SECONDLY": "You have reached your secondly limit."}
-_FAULTS = {502: ("BAD_GATEWAY", "Bad Gateway (injected fault)"),
-           503: ("SERVICE_UNAVAILABLE", "Service Unavailable (injected fault)")}
+_LIMIT_MESSAGES = {
+    "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
+    "SECONDLY": "You have reached your secondly limit.",
+}
+_FAULTS = {
+    502: ("BAD_GATEWAY", "Bad Gateway (injected fault)"),
+    503: ("SERVICE_UNAVAILABLE", "Service Unavailable (injected fault)"),
+}
 
 
 @dataclass
@@ -73,8 +77,13 @@ class Response:
 
 
 def _error(status: int, category: str, message: str, **extra: Any) -> Response:
-    body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
-            "category": category, **extra}
+    body = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
     return Response(status, body)
 
 
@@ -112,14 +121,15 @@ class Query:
         try:
             return parse_ms(text)
         except ValueError:
-            raise ApiError(400, "VALIDATION_ERROR",
-                           f"{name} must be an ISO-8601 timestamp or epoch millis") from None
+            raise ApiError(
+                400, "VALIDATION_ERROR", f"{name} must be an ISO-8601 timestamp or epoch millis"
+            ) from None
 
     def prefixed(self, prefix: str) -> tuple[str, str] | None:
         """The first `prefix<name>=value` pair, e.g. objectProperty.email=a@b.com."""
         for key, found in self.values.items():
             if key.startswith(prefix) and found:
-                return key[len(prefix):], found[-1]
+                return key[len(prefix) :], found[-1]
         return None
 
     def without(self, name: str) -> dict[str, list[str]]:
@@ -152,22 +162,39 @@ class SandboxApp:
             ("POST", f"{obj}/batch/(?P<op>read|create|update|upsert|archive)", self._batch),
             ("GET", f"{obj}/(?P<id>{_SEGMENT})", self._read_object),
             ("PATCH", f"{obj}/(?P<id>{_SEGMENT})", self._patch_object),
-            ("DELETE", f"{obj}/(?P<id>{_SEGMENT})",
-             lambda r: self.portal.delete_object(r.params["type"], r.params["id"])),
+            (
+                "DELETE",
+                f"{obj}/(?P<id>{_SEGMENT})",
+                lambda r: self.portal.delete_object(r.params["type"], r.params["id"]),
+            ),
             ("GET", prop, lambda r: self.portal.list_properties(r.params["type"])),
             ("POST", prop, lambda r: self.portal.create_property(r.params["type"], r.body)),
-            ("GET", f"{prop}/(?P<name>{_SEGMENT})",
-             lambda r: self.portal.get_property(r.params["type"], r.params["name"])),
+            (
+                "GET",
+                f"{prop}/(?P<name>{_SEGMENT})",
+                lambda r: self.portal.get_property(r.params["type"], r.params["name"]),
+            ),
             ("GET", "/crm/v3/owners", self._list_owners),
-            ("GET", f"/crm/v3/owners/(?P<id>{_SEGMENT})",
-             lambda r: self.portal.get_owner(r.params["id"])),
+            (
+                "GET",
+                f"/crm/v3/owners/(?P<id>{_SEGMENT})",
+                lambda r: self.portal.get_owner(r.params["id"]),
+            ),
             ("GET", f"{v4}/(?P<to>{_SEGMENT})", self._list_associations),
-            ("PUT", f"{v4}/default/(?P<to>{_SEGMENT})/(?P<to_id>{_SEGMENT})",
-             lambda r: self.portal.create_default_association(
-                 r.params["type"], r.params["id"], r.params["to"], r.params["to_id"])),
-            ("POST", f"/crm/v4/associations/(?P<type>{_SEGMENT})/(?P<to>{_SEGMENT})/batch/read",
-             lambda r: self.portal.batch_read_associations(r.params["type"], r.params["to"],
-                                                           r.body)),
+            (
+                "PUT",
+                f"{v4}/default/(?P<to>{_SEGMENT})/(?P<to_id>{_SEGMENT})",
+                lambda r: self.portal.create_default_association(
+                    r.params["type"], r.params["id"], r.params["to"], r.params["to_id"]
+                ),
+            ),
+            (
+                "POST",
+                f"/crm/v4/associations/(?P<type>{_SEGMENT})/(?P<to>{_SEGMENT})/batch/read",
+                lambda r: self.portal.batch_read_associations(
+                    r.params["type"], r.params["to"], r.body
+                ),
+            ),
             ("GET", "/events/v3/events", self._list_events),
             ("GET", "/events/v3/events/event-types", lambda r: self.portal.event_types()),
             ("POST", "/events/v3/send", lambda r: self.portal.send_event(r.body)),
@@ -176,24 +203,30 @@ class SandboxApp:
 
     # -- request pipeline ----------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str],
-               raw_body: bytes) -> Response:
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], raw_body: bytes
+    ) -> Response:
         """Answer one request and log it; never raises."""
         split = urlsplit(target)
         path = split.path.rstrip("/") or "/"
         try:
             response = self._answer(method, path, Query(split.query), headers, raw_body)
         except ApiError as err:
-            response = _error(err.status, err.category, err.message,
-                              **({"errors": err.errors} if err.errors else {}))
+            response = _error(
+                err.status,
+                err.category,
+                err.message,
+                **({"errors": err.errors} if err.errors else {}),
+            )
         except Exception:
             log.exception("sandbox failed on %s %s", method, target)
             response = _error(500, "INTERNAL_ERROR", "The sandbox hit an internal error.")
         self.portal.log_request(method, path, response.status)
         return response
 
-    def _answer(self, method: str, path: str, query: Query, headers: Mapping[str, str],
-                raw_body: bytes) -> Response:
+    def _answer(
+        self, method: str, path: str, query: Query, headers: Mapping[str, str], raw_body: bytes
+    ) -> Response:
         config = self.config
         if headers.get("Authorization") != f"Bearer {config.token}":
             return _error(401, "INVALID_AUTHENTICATION", _AUTH_MESSAGE)
@@ -202,16 +235,21 @@ class SandboxApp:
         self.faults.reseed(config.fault_seed)
         if self.faults.storm(config.storm_429_every):
             return _too_many(Verdict(policy="TEN_SECONDLY_ROLLING", retry_after=1))
-        verdict = self.rate_limiter.check(config.token, config.rate_limit_per_10s,
-                                          config.search_rate_per_s, path.endswith("/search"))
+        verdict = self.rate_limiter.check(
+            config.token,
+            config.rate_limit_per_10s,
+            config.search_rate_per_s,
+            path.endswith("/search"),
+        )
         if verdict.policy:
             return _too_many(verdict)
         response = self._fault_or_route(method, path, query, headers, raw_body)
         response.headers = {**verdict.headers, **(response.headers or {})}
         return response
 
-    def _fault_or_route(self, method: str, path: str, query: Query,
-                        headers: Mapping[str, str], raw_body: bytes) -> Response:
+    def _fault_or_route(
+        self, method: str, path: str, query: Query, headers: Mapping[str, str], raw_body: bytes
+    ) -> Response:
         code = self.faults.server_error(self.config.error_rate_5xx)
         if code is not None:
             return _error(code, *_FAULTS[code])
@@ -229,17 +267,26 @@ class SandboxApp:
 
     def _list_objects(self, r: Request) -> Reply:
         return self.portal.list_objects(
-            r.params["type"], limit=r.query.integer("limit", 10), after=r.query.text("after"),
-            properties=r.query.names("properties"), archived=r.query.flag("archived"))
+            r.params["type"],
+            limit=r.query.integer("limit", 10),
+            after=r.query.text("after"),
+            properties=r.query.names("properties"),
+            archived=r.query.flag("archived"),
+        )
 
     def _read_object(self, r: Request) -> Reply:
         return self.portal.read_object(
-            r.params["type"], r.params["id"], properties=r.query.names("properties"),
-            archived=r.query.flag("archived"), id_property=r.query.text("idProperty"))
+            r.params["type"],
+            r.params["id"],
+            properties=r.query.names("properties"),
+            archived=r.query.flag("archived"),
+            id_property=r.query.text("idProperty"),
+        )
 
     def _patch_object(self, r: Request) -> Reply:
-        return self.portal.patch_object(r.params["type"], r.params["id"], r.body,
-                                        id_property=r.query.text("idProperty"))
+        return self.portal.patch_object(
+            r.params["type"], r.params["id"], r.body, id_property=r.query.text("idProperty")
+        )
 
     def _batch(self, r: Request) -> Reply:
         t, op = r.params["type"], r.params["op"]
@@ -248,20 +295,29 @@ class SandboxApp:
             inject = (lambda: self.faults.batch_failure(rate)) if rate > 0 else None
             write = self.portal.batch_update if op == "update" else self.portal.batch_upsert
             return write(t, r.body, inject_failure=inject)
-        reads = {"read": self.portal.batch_read, "create": self.portal.batch_create,
-                 "archive": self.portal.batch_archive}
+        reads = {
+            "read": self.portal.batch_read,
+            "create": self.portal.batch_create,
+            "archive": self.portal.batch_archive,
+        }
         return reads[op](t, r.body)
 
     def _list_owners(self, r: Request) -> Reply:
-        return self.portal.list_owners(limit=r.query.integer("limit", 100),
-                                       after=r.query.text("after"),
-                                       archived=r.query.flag("archived"),
-                                       email=r.query.text("email"))
+        return self.portal.list_owners(
+            limit=r.query.integer("limit", 100),
+            after=r.query.text("after"),
+            archived=r.query.flag("archived"),
+            email=r.query.text("email"),
+        )
 
     def _list_associations(self, r: Request) -> Reply:
         return self.portal.list_associations(
-            r.params["type"], r.params["id"], r.params["to"],
-            limit=r.query.integer("limit", 500), after=r.query.text("after"))
+            r.params["type"],
+            r.params["id"],
+            r.params["to"],
+            limit=r.query.integer("limit", 500),
+            after=r.query.text("after"),
+        )
 
     def _list_events(self, r: Request) -> Reply:
         """`sort`: occurredAt/ASCENDING (default) or -occurredAt/DESCENDING."""
@@ -269,12 +325,16 @@ class SandboxApp:
         if sort not in ("OCCURREDAT", "ASCENDING", "-OCCURREDAT", "DESCENDING"):
             raise ApiError(400, "VALIDATION_ERROR", f"Unsupported sort: {sort}")
         return self.portal.list_events(
-            object_type=r.query.text("objectType"), object_id=r.query.integer("objectId", None),
+            object_type=r.query.text("objectType"),
+            object_id=r.query.integer("objectId", None),
             event_type=r.query.text("eventType") or None,
             occurred_after=r.query.moment("occurredAfter"),
-            occurred_before=r.query.moment("occurredBefore"), after=r.query.text("after"),
-            limit=r.query.integer("limit", 10), descending=sort in ("-OCCURREDAT", "DESCENDING"),
-            object_property=r.query.prefixed("objectProperty."))
+            occurred_before=r.query.moment("occurredBefore"),
+            after=r.query.text("after"),
+            limit=r.query.integer("limit", 10),
+            descending=sort in ("-OCCURREDAT", "DESCENDING"),
+            object_property=r.query.prefixed("objectProperty."),
+        )
 
 
 def _json(raw: bytes) -> Any:
@@ -288,8 +348,9 @@ def _json(raw: bytes) -> Any:
 
 def _too_many(verdict: Verdict) -> Response:
     policy = verdict.policy or "TEN_SECONDLY_ROLLING"
-    response = _error(429, "RATE_LIMITS", _LIMIT_MESSAGES[policy], errorType="RATE_LIMIT",
-                      policyName=policy)
+    response = _error(
+        429, "RATE_LIMITS", _LIMIT_MESSAGES[policy], errorType="RATE_LIMIT", policyName=policy
+    )
     response.headers = {**verdict.headers, "Retry-After": str(verdict.retry_after)}
     return response
 
@@ -341,8 +402,13 @@ class _Handler(BaseHTTPRequestHandler):
 class SandboxServer:
     """A portal served over HTTP; binds at construction so `url` is known before `start()`."""
 
-    def __init__(self, portal: Portal, config: SandboxConfig | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        portal: Portal,
+        config: SandboxConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.portal = portal
         self.app = SandboxApp(portal, config or SandboxConfig())
         self._httpd = _HTTPServer((host, port), _Handler)
@@ -368,9 +434,12 @@ class SandboxServer:
         return f"http://{shown}:{port}"
 
     def start(self) -> Self:
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name="hubspot-sandbox")
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name="hubspot-sandbox",
+        )
         self._thread.start()
         return self
 
@@ -395,12 +464,19 @@ class SandboxServer:
         self.stop()
 
 
-def serve_forever(port: int, seed: int, contacts: int, token: str, *, host: str = "127.0.0.1",
-                  now: datetime | None = None, **cfg_kwargs: Any) -> None:
+def serve_forever(
+    port: int,
+    seed: int,
+    contacts: int,
+    token: str,
+    *,
+    host: str = "127.0.0.1",
+    now: datetime | None = None,
+    **cfg_kwargs: Any,
+) -> None:
     """Generate a portal and serve it until Ctrl-C (the `leadflow sandbox` command)."""
     portal = Portal.generate(seed=seed, contacts=contacts, now=now)
-    server = SandboxServer(portal, SandboxConfig(token=token, **cfg_kwargs), host=host,
-                           port=port)
+    server = SandboxServer(portal, SandboxConfig(token=token, **cfg_kwargs), host=host, port=port)
     print(f"HubSpot sandbox serving {contacts} contacts at {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
