@@ -413,3 +413,64 @@ def test_the_first_pushes_are_protected_from_mass_mis_scoring(
     assert kinds == ["volume_breaker"]
     assert details[0]["tripped"] and details[0]["qualifying_moves"] > 600
     assert details[0]["limit_qualifying_moves"] == pytest.approx(60.8)  # a tenth of 608
+
+
+def test_values_lost_in_the_crm_are_restored(sandbox, seeded, connections):
+    """Someone bulk-clears leadflow fields on some contacts, and deletes and re-creates a
+    leadflow property (every contact loses its value, none is modified): leadflow's own diff
+    sees nothing, but the next run restores both and says so."""
+    from leadflow import push
+    from leadflow.config import hubspot_settings
+
+    ids = seeded
+    assert run_lead_sync(NOW).state == "success"
+    before = {key: _crm_contact(sandbox.url, cid) for key, cid in ids.items()}
+    portal = sandbox.portal
+    portal.clock = lambda: NOW + timedelta(minutes=20)
+    cleared = [ids["hand_raiser"], ids["student"]]
+    for cid in cleared:  # an import that blanks two fields
+        portal.update_object(
+            "contacts", cid, {"leadflow_score": "", "leadflow_fit_grade": ""}, updated_at=NOW
+        )
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"{sandbox.url}/crm/v3/properties/contacts/leadflow_reasons"
+    assert httpx.delete(url, headers=headers).status_code == 204
+    definition = next(p for p in CUSTOM_PROPERTIES if p["name"] == "leadflow_reasons")
+    created = httpx.post(
+        url.rsplit("/", 1)[0],
+        headers=headers,
+        json={"groupName": "contactinformation", **definition},
+    )
+    assert created.status_code == 201
+    assert _crm_contact(sandbox.url, ids["customer"]).get("leadflow_reasons") is None
+
+    planned = push.plan(connections, hubspot_settings())  # before the next run, nothing sent
+    assert {p.contact_id for p in planned} == set(ids.values())
+    assert all("restore: the CRM lost leadflow_reasons" in p.notes for p in planned)
+
+    rerun = run_lead_sync(NOW + timedelta(hours=1))
+    assert rerun.state == "success"
+    names = ["lifecyclestage", *CUSTOM_PROPERTY_NAMES]
+    after = {key: _crm_contact(sandbox.url, cid) for key, cid in ids.items()}
+    assert {k: [p.get(n) for n in names] for k, p in after.items()} == {
+        k: [p.get(n) for n in names] for k, p in before.items()
+    }
+    with connect(connections) as conn:
+        (stats,) = conn.execute(
+            "select stats from leadflow.runs where run_id = %s", (rerun.run_id,)
+        ).fetchone()
+        alerts = conn.execute(
+            "select kind, rows_affected, body from leadflow.alerts where run_id = %s",
+            (rerun.run_id,),
+        ).fetchall()
+    assert stats["push"]["restored"] == len(ids)
+    assert stats["push"]["recreated_properties"] == ["leadflow_reasons"]
+    assert [(kind, rows) for kind, rows, _ in alerts] == [("crm_drift", len(ids))]
+    assert "leadflow_reasons" in alerts[0][2]
+
+    again = run_lead_sync(NOW + timedelta(hours=2))  # restored: nothing left to send
+    with connect(connections) as conn:
+        (stats,) = conn.execute(
+            "select stats from leadflow.runs where run_id = %s", (again.run_id,)
+        ).fetchone()
+    assert stats["push"]["changed"] == 0 and stats["push"]["restored"] == 0

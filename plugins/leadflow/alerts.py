@@ -193,6 +193,28 @@ def push_rejected(run_id: str, stats: dict[str, Any]) -> Alert:
     )
 
 
+def crm_drift(run_id: str, stats: dict[str, Any]) -> Alert:
+    """leadflow's values were cleared or changed in the CRM (or a property re-created)."""
+    recreated = stats.get("recreated_properties") or []
+    details = (
+        f"Properties deleted and created again in the CRM: {', '.join(recreated)}."
+        if recreated
+        else "Someone cleared or edited leadflow's fields on these contacts in the CRM."
+    )
+    return Alert(
+        kind="crm_drift",
+        run_id=run_id,
+        title=f"the CRM had lost leadflow's values on {stats.get('restored', 0)} contacts; "
+        "they were pushed again",
+        rows=int(stats.get("restored") or 0),
+        where=[
+            "leadflow.crm_drift_checks",
+            f"leadflow.push_log where run_id = '{run_id}' and note like '%restore%'",
+        ],
+        details=details,
+    )
+
+
 def push_failed(run_id: str, error: BaseException | str | None) -> Alert:
     return Alert(
         kind="push_failed",

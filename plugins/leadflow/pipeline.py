@@ -137,6 +137,8 @@ def push_back(ctx: RunContext, dry_run: bool = False) -> dict[str, Any]:
     stats = push.push(pg, hs, ctx.run_id).as_dict()
     if stats["failed"]:
         alerts.send(alerts.push_rejected(ctx.run_id, stats), pg)
+    if stats["restored"]:
+        alerts.send(alerts.crm_drift(ctx.run_id, stats), pg)
     return stats
 
 

@@ -88,22 +88,34 @@ CUSTOM_PROPERTIES: list[dict[str, Any]] = [
     },
 ]
 
-# The desired CRM state per contact, built in SQL so the diff is one set-based query.
-DESIRED_SQL = """
-    select
-        contact_id,
-        email,
-        current_lifecyclestage,
-        jsonb_strip_nulls(jsonb_build_object(
-            'leadflow_stage', leadflow_stage,
-            'leadflow_score', leadflow_score::text,
-            'leadflow_fit_grade', leadflow_fit_grade,
-            'leadflow_reasons', leadflow_reasons,
+
+def _leadflow_values(
+    stage: str, score: str, grade: str, reasons: str, entered_at: str, extra: str = ""
+) -> str:
+    """SQL building leadflow's properties as the push writes them (text, timestamps in UTC
+    with milliseconds): for the outgoing list, and for what the CRM holds, so that the two
+    compare equal exactly when the CRM holds what was sent."""
+    return f"""jsonb_strip_nulls(jsonb_build_object(
+            'leadflow_stage', {stage},
+            'leadflow_score', ({score})::text,
+            'leadflow_fit_grade', {grade},
+            'leadflow_reasons', {reasons},
             'leadflow_stage_entered_at',
-                to_char(leadflow_stage_entered_at at time zone 'UTC',
-                        'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-            'lifecyclestage', lifecyclestage
-        )) as properties
+                to_char({entered_at} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'){extra}
+        ))"""
+
+
+# The desired CRM state per contact, built in SQL so the diff is one set-based query.
+_DESIRED_PROPERTIES = _leadflow_values(
+    "leadflow_stage",
+    "leadflow_score",
+    "leadflow_fit_grade",
+    "leadflow_reasons",
+    "leadflow_stage_entered_at",
+    extra=", 'lifecyclestage', lifecyclestage",
+)
+DESIRED_SQL = f"""
+    select contact_id, email, current_lifecyclestage, {_DESIRED_PROPERTIES} as properties
     from marts.crm_outgoing_contacts
 """
 
@@ -246,13 +258,15 @@ def lifecycle_rank(definitions: list[dict[str, Any]]) -> dict[str, int]:
     return {o["value"]: i for i, o in enumerate(ordered)}
 
 
-# The CRM accepted these properties for this contact: the diff base of later runs.
+# The CRM accepted these properties for this contact: the diff base of later runs, and what
+# was sent (the payload, which leaves out what the CRM does not accept), which its values are
+# compared with when it is read back.
 SAVE_PUSH_STATE_SQL = """
-    insert into leadflow.push_state (contact_id, properties, pushed_at, run_id)
-    values (%s, %s, now(), %s)
+    insert into leadflow.push_state (contact_id, properties, sent, pushed_at, run_id)
+    values (%s, %s, %s, now(), %s)
     on conflict (contact_id) do update
-        set properties = excluded.properties, pushed_at = excluded.pushed_at,
-            run_id = excluded.run_id
+        set properties = excluded.properties, sent = excluded.sent,
+            pushed_at = excluded.pushed_at, run_id = excluded.run_id
 """
 
 
@@ -295,6 +309,8 @@ def build_plan(
     """Decide the payload for one contact: lifecycle rules first, then the CRM's declarations."""
     plan = PushPlan(contact_id, email, current, before, after, payload={})
     plan.reasons.append(_why(before, after, last_error))
+    if lost := _lost(before):
+        plan.notes.append(f"restore: the CRM lost {', '.join(lost)}")
     plan.payload = {k: str(v) for k, v in after.items() if k != "lifecyclestage"}
     _decide_lifecycle(plan, after.get("lifecyclestage"), rules, options)
     for name in sorted(plan.payload):
@@ -311,10 +327,20 @@ def build_plan(
 def _why(before: dict[str, Any] | None, after: dict[str, Any], last_error: str | None) -> str:
     if before is None:
         return "first push"
-    changed = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
-    if not changed and last_error:
-        return f"retry after rejection ({last_error[:80]})"
-    return "changed: " + ", ".join(changed)
+    lost = _lost(before)
+    changed = sorted(
+        k for k in {*before, *after} if before.get(k) != after.get(k) and k not in lost
+    )
+    if changed:
+        return "changed: " + ", ".join(changed)
+    if lost:
+        return "unchanged, but the CRM lost its values"
+    return f"retry after rejection ({last_error[:80]})" if last_error else "changed"
+
+
+def _lost(before: dict[str, Any] | None) -> list[str]:
+    """Properties restore_drift marked lost in the CRM (null in push_state)."""
+    return sorted(k for k, v in (before or {}).items() if v is None)
 
 
 def _decide_lifecycle(
@@ -355,6 +381,8 @@ class PushStats:
     dropped_properties: int = 0
     sql_pushed: int = 0
     new_sql: int = 0
+    restored: int = 0
+    recreated_properties: list[str] = field(default_factory=list)
     batches: int = 0
     requests: int = 0
     seconds: float = 0.0
@@ -371,6 +399,8 @@ class PushStats:
             "dropped_properties": self.dropped_properties,
             "sql_pushed": self.sql_pushed,
             "new_sql": self.new_sql,
+            "restored": self.restored,
+            "recreated_properties": self.recreated_properties,
             "batches": self.batches,
             "requests": self.requests,
             "seconds": round(self.seconds, 3),
@@ -387,6 +417,123 @@ def ensure_properties(client: HubSpotClient) -> list[dict[str, Any]]:
         log.info("creating contact property %s", definition["name"])
         client.create_property("contacts", {"groupName": "contactinformation", **definition})
     return client.properties("contacts")
+
+
+# -- values lost in the CRM ------------------------------------------------------------------
+
+OWN_PROPERTIES = [p["name"] for p in CUSTOM_PROPERTIES]
+_HELD_PROPERTIES = _leadflow_values(
+    "crm_leadflow_stage",
+    "trim_scale(crm_leadflow_score)",
+    "crm_leadflow_fit_grade",
+    "crm_leadflow_reasons",
+    "crm_leadflow_stage_entered_at",
+)
+# Contacts read back from the CRM after their last push (and since the last check) whose
+# values of leadflow's properties are not what was sent, with the names that differ. The
+# differing names are marked lost (null) in push_state, so the diff sends them again and a
+# rejected restore is retried like any rejected row.
+MARK_LOST_SQL = f"""
+    with held as (
+        select contact_id, loaded_at, {_HELD_PROPERTIES} as held
+        from staging.stg_hubspot__contacts
+        where loaded_at > %(since)s and not is_archived
+    ),
+    drifted as (
+        select s.contact_id, jsonb_object_agg(sent.key, null) as lost
+        from held as h
+        inner join leadflow.push_state as s
+            on h.contact_id = s.contact_id and h.loaded_at > s.pushed_at
+        cross join lateral jsonb_each_text(coalesce(s.sent, s.properties)) as sent
+        where sent.key = any(%(names)s)
+          and (h.held ->> sent.key) is distinct from nullif(trim(sent.value), '')
+        group by s.contact_id
+    )
+    update leadflow.push_state as s
+    set properties = s.properties || drifted.lost
+    from drifted
+    where s.contact_id = drifted.contact_id
+    returning s.contact_id
+"""
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What the CRM lost since the last check: contacts whose leadflow values are sent again,
+    and leadflow properties deleted (and created again) there."""
+
+    contacts: int = 0
+    recreated: tuple[str, ...] = ()
+
+
+def restore_drift(
+    conn: psycopg.Connection, definitions: list[dict[str, Any]], run_id: str
+) -> Drift:
+    """Mark values the CRM no longer holds as lost in push_state, so this push restores them.
+
+    Two ways values get lost without leadflow hearing of it from its own diff: someone clears
+    or edits leadflow's fields (the contacts are then read back changed: compared with what
+    was sent), or deletes a leadflow property and creates it again (no contact changes: its
+    definition's createdAt does). The first check only starts the watermark.
+    """
+    with conn.transaction():
+        (since,) = conn.execute("select max(checked_at) from leadflow.crm_drift_checks").fetchone()
+        (staged,) = conn.execute(
+            "select to_regclass('staging.stg_hubspot__contacts') is not null"
+        ).fetchone()
+        restored: set[int] = set()
+        if since is not None and staged:
+            rows = conn.execute(MARK_LOST_SQL, {"since": since, "names": OWN_PROPERTIES})
+            restored.update(r[0] for r in rows)
+        recreated = _recreated_properties(conn, definitions)
+        if recreated:
+            rows = conn.execute(
+                """
+                update leadflow.push_state
+                set properties = properties || (
+                    select jsonb_object_agg(name, null) from unnest(%(names)s::text[]) as name
+                    where properties ? name
+                )
+                where properties ?| %(names)s::text[]
+                returning contact_id
+                """,
+                {"names": list(recreated)},
+            )
+            restored.update(r[0] for r in rows)
+        conn.execute(
+            "insert into leadflow.crm_drift_checks"
+            " (run_id, contacts_restored, properties_recreated) values (%s, %s, %s)",
+            (run_id, len(restored), list(recreated)),
+        )
+    drift = Drift(len(restored), recreated)
+    if drift.contacts:
+        log.warning(
+            "the CRM lost leadflow values of %d contacts (properties created again: %s):"
+            " they are pushed again",
+            drift.contacts,
+            ", ".join(recreated) or "none",
+        )
+    return drift
+
+
+def _recreated_properties(
+    conn: psycopg.Connection, definitions: list[dict[str, Any]]
+) -> tuple[str, ...]:
+    """leadflow's properties whose CRM definition is gone or newer than the one last seen."""
+    current = {
+        d["name"]: str(d.get("createdAt") or "") for d in definitions if d["name"] in OWN_PROPERTIES
+    }
+    seen = dict(conn.execute("select name, created_at from leadflow.crm_properties").fetchall())
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            insert into leadflow.crm_properties (name, created_at) values (%s, %s)
+            on conflict (name) do update
+                set created_at = excluded.created_at, seen_at = now()
+            """,
+            sorted(current.items()),
+        )
+    return tuple(sorted(name for name, created in seen.items() if current.get(name) != created))
 
 
 def count_changes(pg: PostgresSettings) -> ChangeCounts:
@@ -409,8 +556,11 @@ def plan(
     """The dry run: what a push would send now and why. Reads the CRM, writes nothing."""
     options = options or PushOptions.load()
     with HubSpotClient(hs) as client:
-        rules = CrmRules.with_custom(client.properties("contacts"))
-        with open_connection(pg) as conn:
+        definitions = client.properties("contacts")
+        rules = CrmRules.with_custom(definitions)
+        with open_connection(pg) as conn, conn.transaction(force_rollback=True):
+            # The push's own marking of lost values, undone: the plan shows the restores.
+            restore_drift(conn, definitions, "plan")
             plans = list(_changed(conn, rules, options))
         for start in range(0, len(plans), BATCH_SIZE):
             chunk = plans[start : start + BATCH_SIZE]
@@ -463,8 +613,11 @@ def push(
     started = time.monotonic()
     with HubSpotClient(hs) as client, open_connection(pg) as read, open_connection(pg) as write:
         write.autocommit = True
-        rules = CrmRules.from_definitions(ensure_properties(client))
+        definitions = ensure_properties(client)
+        rules = CrmRules.from_definitions(definitions)
         _recover_inflight(client, write, run_id, rules, stats, options.inflight_settle_s)
+        drift = restore_drift(write, definitions, run_id)
+        stats.restored, stats.recreated_properties = drift.contacts, list(drift.recreated)
         # One snapshot, taken after the recovery wrote its rows, for the check and the read:
         # what is sent is what the gate validated.
         read.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -644,7 +797,7 @@ def _record(
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             SAVE_PUSH_STATE_SQL,
-            [(p.contact_id, json.dumps(p.after), run_id) for p in ok],
+            [(p.contact_id, json.dumps(p.after), json.dumps(p.payload), run_id) for p in ok],
         )
         cur.executemany(
             "insert into leadflow.push_log"
@@ -733,7 +886,10 @@ def _recover_inflight(
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             SAVE_PUSH_STATE_SQL,
-            [(cid, json.dumps(after), run_id) for cid, after, _ in confirmed],
+            [
+                (cid, json.dumps(after), json.dumps(payload), run_id)
+                for cid, after, payload in confirmed
+            ],
         )
         cur.executemany(
             "insert into leadflow.push_log (run_id, contact_id, after, status, note)"

@@ -169,3 +169,21 @@ create table if not exists leadflow.validated_outgoing (
     checksum numeric not null,
     validated_at timestamptz not null default now()
 );
+
+-- What the CRM holds in leadflow's properties is compared with what was sent (push_state.sent)
+-- when contacts are read back, and a property deleted and created again is found by its
+-- definition's createdAt: values lost in the CRM are pushed again (push.restore_drift).
+alter table leadflow.push_state add column if not exists sent jsonb;
+create table if not exists leadflow.crm_properties (
+    name text primary key,
+    created_at text not null,
+    seen_at timestamptz not null default now()
+);
+-- One row per check: contacts re-read since the last check are compared.
+create table if not exists leadflow.crm_drift_checks (
+    id bigserial primary key,
+    run_id text not null,
+    checked_at timestamptz not null default now(),
+    contacts_restored integer not null,
+    properties_recreated text[] not null
+);

@@ -179,6 +179,18 @@ def test_properties_get_all_and_create(seeded: Sandbox) -> None:
     assert duplicate.value.status == 409
     assert api.get_by_name("contacts", "fit_tier").hubspot_defined is False
 
+    contacts = sdk(seeded).crm.contacts.basic_api
+    some = contacts.get_page(limit=1).results[0].id
+    contacts.update(some, {"properties": {"fit_tier": "a"}})
+    api.archive("contacts", "fit_tier")  # values go with it; no contact counts as modified
+    with pytest.raises(PropertyApiException) as gone:
+        api.get_by_name("contacts", "fit_tier")
+    assert gone.value.status == 404
+    assert "fit_tier" not in (contacts.get_by_id(some, properties=["fit_tier"]).properties or {})
+    with pytest.raises(PropertyApiException) as defined:
+        api.archive("contacts", "jobtitle")
+    assert defined.value.status == 400
+
 
 def test_associations_v4(seeded: Sandbox) -> None:
     client = sdk(seeded)

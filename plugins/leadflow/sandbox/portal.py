@@ -1595,6 +1595,30 @@ class Portal:
         self._version += 1
         return 201, defn.to_json()
 
+    @_locked
+    def archive_property(self, object_type: str, name: str) -> Reply:
+        """Move a custom property to the recycling bin, as HubSpot's DELETE does.
+
+        Its values disappear from every record without changing their modification dates (no
+        record was edited), so a reader of changed records never hears of it; only the
+        Properties API tells. HubSpot-defined properties cannot be archived.
+        """
+        t = normalize_type(object_type)
+        defn = self._properties[t].get(name)
+        if defn is None:
+            raise _not_found(f"Unable to find property {name}")
+        if defn.hubspot_defined:
+            raise _invalid(f"{name} is a HubSpot-defined property and cannot be archived")
+        unique = name in self._lookup_properties(t)
+        del self._properties[t][name]
+        for obj in self._objects[t].values():
+            if name in obj.properties:
+                if unique:
+                    self._reindex(obj, name, None)
+                del obj.properties[name]
+        self._version += 1
+        return 204, None
+
     def _property_from(self, body: Any) -> PropertyDef:
         if not isinstance(body, dict):
             raise _invalid("Request body must be an object")

@@ -174,6 +174,11 @@ class SandboxApp:
                 f"{prop}/(?P<name>{_SEGMENT})",
                 lambda r: self.portal.get_property(r.params["type"], r.params["name"]),
             ),
+            (
+                "DELETE",
+                f"{prop}/(?P<name>{_SEGMENT})",
+                lambda r: self.portal.archive_property(r.params["type"], r.params["name"]),
+            ),
             ("GET", "/crm/v3/owners", self._list_owners),
             (
                 "GET",

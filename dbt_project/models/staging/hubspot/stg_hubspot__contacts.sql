@@ -64,6 +64,13 @@ renamed as (
             {{ hs_to_timestamp(hs_prop('lastmodifieddate')) }},
             updated_at
         ) as last_modified_at,
+        -- What the CRM holds in leadflow's own properties: the push restores values someone
+        -- cleared or changed there (leadflow.push_state.sent is what was written).
+        {{ hs_prop('leadflow_stage') }} as crm_leadflow_stage,
+        {{ hs_to_numeric(hs_prop('leadflow_score')) }} as crm_leadflow_score,
+        {{ hs_prop('leadflow_fit_grade') }} as crm_leadflow_fit_grade,
+        {{ hs_prop('leadflow_reasons') }} as crm_leadflow_reasons,
+        {{ hs_to_timestamp(hs_prop('leadflow_stage_entered_at')) }} as crm_leadflow_stage_entered_at,
         updated_at,
         (archived or coalesce(lower({{ hs_attr('archived') }}) = 'true', false)) as is_archived,
         _load_id as load_id,
