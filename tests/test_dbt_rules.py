@@ -323,3 +323,20 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     dbt_build(pg, AS_OF - 24 * hour)
     assert _scores(pg) == backfill
     assert any(r[0] == 5 for r in backfill["intermediate.int_contact_engagement_scored"])
+
+
+def test_the_declared_source_properties_are_exactly_those_the_staging_models_read() -> None:
+    """hubspot_properties_read (dbt_project.yml) drives the catalog guard and the schema-drift
+    alert; a property read with hs_prop() but not declared would escape both."""
+    import re
+
+    from leadflow.transform import properties_read
+
+    staging = REPO_ROOT / "dbt_project" / "models" / "staging" / "hubspot"
+    read = {
+        t: sorted(
+            set(re.findall(r"hs_prop\('(\w+)'\)", (staging / f"stg_hubspot__{t}.sql").read_text()))
+        )
+        for t in ("contacts", "companies", "deals")
+    }
+    assert read == {t: sorted(names) for t, names in properties_read().items()}

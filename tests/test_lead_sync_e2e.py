@@ -474,3 +474,78 @@ def test_values_lost_in_the_crm_are_restored(sandbox, seeded, connections):
             "select stats from leadflow.runs where run_id = %s", (again.run_id,)
         ).fetchone()
     assert stats["push"]["changed"] == 0 and stats["push"]["restored"] == 0
+
+
+def test_a_source_property_deleted_in_the_crm_stops_counting_for_everyone(
+    sandbox, seeded, connections
+):
+    """A property the rules read (bant_budget: 'no' disqualifies) is deleted in the CRM. The
+    contacts edited since and those unchanged (whose raw records still carry the old value)
+    are scored alike, as a fresh load would score them, and ops hear of it."""
+    portal = sandbox.portal
+    raiser = seeded["hand_raiser"]
+    twin = portal.add_contact(
+        {
+            "email": "vp2@acme-soft.com",
+            "firstname": "Twin",
+            "lastname": "Test",
+            "jobtitle": "VP of Marketing",
+            "country": "United States",
+            "lifecyclestage": "lead",
+        },
+        created_at=NOW - 60 * DAY,
+        updated_at=NOW - 20 * DAY,
+    )
+    acme = portal._links[("contacts", raiser, "companies")]
+    portal.associate("contacts", twin, "companies", next(iter(acme)), 1)
+    portal.add_event(
+        "e_submitted_form",
+        twin,
+        NOW - 2 * DAY,
+        {"hs_form_id": "f-demo", "hs_form_title": "Demo request"},
+    )
+    for days in (1, 3, 5):  # as the hand-raiser's
+        portal.add_event(
+            "e_visited_page",
+            twin,
+            NOW - days * DAY,
+            {"hs_url": "https://www.example.com/pricing", "hs_page_title": "Pricing"},
+        )
+    for cid in (raiser, twin):
+        portal.update_object("contacts", cid, {"bant_budget": "no"}, updated_at=NOW - 19 * DAY)
+    assert run_lead_sync(NOW).state == "success"
+    assert {_crm_contact(sandbox.url, c)["leadflow_stage"] for c in (raiser, twin)} == {
+        "disqualified"
+    }
+    # The next hour re-reads what the push wrote, then the raw records stay as they are.
+    assert run_lead_sync(NOW + timedelta(hours=1)).state == "success"
+
+    portal.clock = lambda: NOW + timedelta(hours=1, minutes=10)
+    deleted = httpx.delete(
+        f"{sandbox.url}/crm/v3/properties/contacts/bant_budget",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert deleted.status_code == 204
+    edited = NOW + timedelta(hours=1, minutes=20)
+    portal.update_object("contacts", twin, {"city": "Boston"}, updated_at=edited)
+    run = run_lead_sync(NOW + timedelta(hours=2))
+    assert run.state == "success"
+
+    crm = {c: _crm_contact(sandbox.url, c) for c in (raiser, twin)}
+    assert [crm[c]["leadflow_stage"] for c in (raiser, twin)] == ["sql", "sql"]
+    assert crm[raiser]["leadflow_score"] == crm[twin]["leadflow_score"]
+    with connect(connections) as conn:
+        alerts = conn.execute(
+            "select kind, title, body from leadflow.alerts where run_id = %s", (run.run_id,)
+        ).fetchall()
+        (changes,) = conn.execute(
+            "select array_agg(stream || '.' || name || ' ' || change)"
+            " from leadflow.source_schema_changes"
+        ).fetchone()
+    # the first push created leadflow's own properties: the second run sees them added too
+    assert sorted(changes) == [
+        "contacts.bant_budget removed",
+        *(f"contacts.{name} added" for name in sorted(CUSTOM_PROPERTY_NAMES)),
+    ]
+    assert [kind for kind, _, _ in alerts] == ["schema_drift"]
+    assert "bant_budget" in alerts[0][1] and "deleted in the CRM" in alerts[0][2]

@@ -35,3 +35,31 @@
         when lower({{ expr }}) in ('no', 'false', 'n', '0') then 'no'
     end
 {%- endmacro %}
+
+{#- The properties of `object_type` the staging models read (var hubspot_properties_read) that
+    the CRM's property list (raw.hubspot_properties) no longer has: one row, `absent` text[],
+    empty while every one is listed or while no list was loaded yet. -#}
+{% macro hs_absent_properties(object_type) -%}
+    {%- set listed = source('hubspot', 'hubspot_properties') -%}
+    select coalesce(array_agg(wanted.name order by wanted.name), '{}'::text[]) as absent
+    from unnest(array[
+        {%- for name in var('hubspot_properties_read')[object_type] -%}
+            '{{ name }}'{{ ", " if not loop.last }}
+        {%- endfor -%}
+    ]::text[]) as wanted (name)
+    where
+        exists (select from {{ listed }} where object_type = '{{ object_type }}')
+        and not exists (
+            select from {{ listed }} as listed
+            where listed.object_type = '{{ object_type }}' and listed.name = wanted.name
+        )
+{%- endmacro %}
+
+{#- `record` without the `absent` properties: a property deleted in the CRM reads as null for
+    every record at once, as a fresh load would give, not only for records changed since. -#}
+{% macro hs_listed_only(record, absent) -%}
+    case
+        when cardinality({{ absent }}) = 0 then {{ record }}
+        else jsonb_set({{ record }}, '{properties}', ({{ record }} -> 'properties') - {{ absent }})
+    end
+{%- endmacro %}

@@ -193,6 +193,42 @@ def push_rejected(run_id: str, stats: dict[str, Any]) -> Alert:
     )
 
 
+def schema_drift(
+    run_id: str, stream: str, changes: dict[str, Any], read: list[str], load_id: str
+) -> Alert | None:
+    """Properties the models read were removed from the CRM, or changed type; None if not."""
+    removed = [n for n in changes.get("removed", ()) if n in read]
+    retyped = [(n, old, new) for n, old, new in changes.get("retyped", ()) if n in read]
+    if not removed and not retyped:
+        return None
+    lines = [
+        *(
+            f"{stream}.{name} was deleted in the CRM: it now counts for no record (as in a "
+            "fresh load); restore it, or change the rules that read it"
+            for name in removed
+        ),
+        *(
+            f"{stream}.{name} changed type in the CRM: {old} -> {new}; check the models "
+            "that read it"
+            for name, old, new in retyped
+        ),
+    ]
+    others = len(changes.get("added", ())) + len(changes.get("removed", ())) - len(removed)
+    if others:
+        lines.append(
+            f"{others} other properties were added or removed (the models do not read them)"
+        )
+    return Alert(
+        kind="schema_drift",
+        run_id=run_id,
+        title=f"the CRM's {stream} properties changed under the models: "
+        + ", ".join([*removed, *(n for n, _, _ in retyped)]),
+        rows=len(removed) + len(retyped),
+        where=[f"leadflow.source_schema_changes where load_id = '{load_id}'"],
+        details="\n".join(lines),
+    )
+
+
 def crm_drift(run_id: str, stats: dict[str, Any]) -> Alert:
     """leadflow's values were cleared or changed in the CRM (or a property re-created)."""
     recreated = stats.get("recreated_properties") or []

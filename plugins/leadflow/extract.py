@@ -42,6 +42,7 @@ from leadflow.hubspot import HubSpotClient, parse_ts
 from leadflow.load import (
     EVENTS_FUTURE_SLACK,
     EVENTS_SINCE,
+    CatalogChanges,
     Encoded,
     LoadStats,
     encode_events,
@@ -53,6 +54,7 @@ from leadflow.load import (
     record_merges,
     register_load,
     replace_associations,
+    replace_catalog,
     retire_objects,
 )
 
@@ -203,12 +205,21 @@ def extract_stream(
     windows = event_windows(cursor, interval_start, interval_end, hs)
     stats = LoadStats()
     counts = {"archived": 0, "merged": 0}
+    schema = CatalogChanges()
     with HubSpotClient(hs) as client:
         if stream == "events":
             records, mode = chain.from_iterable(client.events(*w) for w in windows), "events"
             start = windows[0][0] or EPOCH
+        elif stream == "owners":
+            # Owners are few and have no search endpoint: read them all every run.
+            owners = chain(client.owners(), client.owners(archived=True))
+            records, mode = (Tagged(o) for o in owners), "list"
         else:
-            records, mode = _records(client, stream, start, end, full=cursor is None)
+            definitions = client.properties(stream)
+            with connect(pg) as conn:
+                schema = replace_catalog(conn, stream, definitions, load_id)
+            discovered = [d["name"] for d in definitions]
+            records, mode = _records(client, stream, discovered, start, end, cursor is None)
         latest = interval_end + EVENTS_FUTURE_SLACK
         loaded = load_concurrently(
             pg,
@@ -242,6 +253,7 @@ def extract_stream(
         "mode": mode,
         "window_start": start.isoformat(),
         "window_end": end.isoformat(),
+        "schema_changes": asdict(schema),
     }
     if stats.quarantined:
         log.warning(
@@ -299,13 +311,14 @@ def _load_batch(
 
 
 def _records(
-    client: HubSpotClient, stream: str, start: datetime, end: datetime, full: bool
+    client: HubSpotClient,
+    stream: str,
+    discovered: list[str],
+    start: datetime,
+    end: datetime,
+    full: bool,
 ) -> tuple[Iterator[Any], str]:
-    if stream == "owners":
-        # Owners are few and have no search endpoint: read them all every run.
-        owners = chain(client.owners(), client.owners(archived=True))
-        return (Tagged(o) for o in owners), "list"
-    discovered = [p["name"] for p in client.properties(stream)]
+    """A CRM stream's live and archived records of the window, and how they are read."""
     props = sorted({*discovered, *REQUIRED_PROPERTIES[stream]})
     fits_url = len(",".join(props)) <= MAX_URL_PROPERTIES
     if full and fits_url:

@@ -475,6 +475,65 @@ def retire_objects(
     return LoadStats(batch.received, changed, quarantine(conn, stream, load_id, batch.bad))
 
 
+@dataclass(frozen=True)
+class CatalogChanges:
+    """How a stream's property list changed in one load: added, removed, type changed."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    retyped: tuple[tuple[str, str, str], ...] = ()  # (name, old type, new type)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.retyped)
+
+
+def replace_catalog(
+    conn: psycopg.Connection, stream: str, definitions: Sequence[Any], load_id: str
+) -> CatalogChanges:
+    """Make raw.hubspot_properties the CRM's property list of `stream`, log how it differs
+    from the last one (leadflow.source_schema_changes), and return what this load logged, so
+    a retried task reports the changes its first attempt found. The first list logs nothing.
+    """
+    known = dict(
+        conn.execute(
+            "select name, type from raw.hubspot_properties where object_type = %s", (stream,)
+        ).fetchall()
+    )
+    listed = {str(d["name"]): d for d in definitions if isinstance(d, dict) and d.get("name")}
+    types = {name: str(d.get("type") or "") for name, d in listed.items()}
+    logged = []
+    if known:
+        logged += [("added", n, None, types[n]) for n in sorted(types.keys() - known.keys())]
+        logged += [("removed", n, known[n], None) for n in sorted(known.keys() - types.keys())]
+        logged += [
+            ("retyped", n, known[n], types[n])
+            for n in sorted(known.keys() & types.keys())
+            if known[n] != types[n]
+        ]
+    with conn.cursor() as cur:
+        cur.execute("delete from raw.hubspot_properties where object_type = %s", (stream,))
+        with cur.copy(
+            "copy raw.hubspot_properties (object_type, name, type, record, _load_id) from stdin"
+        ) as cp:
+            for name, definition in sorted(listed.items()):
+                cp.write_row((stream, name, types[name], _encode(definition).decode(), load_id))
+        cur.executemany(
+            "insert into leadflow.source_schema_changes"
+            " (stream, change, name, old_type, new_type, load_id) values (%s, %s, %s, %s, %s, %s)",
+            [(stream, *row, load_id) for row in logged],
+        )
+        rows = cur.execute(
+            "select change, name, old_type, new_type from leadflow.source_schema_changes"
+            " where stream = %s and load_id = %s order by id",
+            (stream, load_id),
+        ).fetchall()
+    return CatalogChanges(
+        added=tuple(n for c, n, _, _ in rows if c == "added"),
+        removed=tuple(n for c, n, _, _ in rows if c == "removed"),
+        retyped=tuple((n, old, new) for c, n, old, new in rows if c == "retyped"),
+    )
+
+
 def record_merges(conn: psycopg.Connection, merges: Iterable[tuple[int, int]], load_id: str) -> int:
     """Remember merged-away contact ids (old -> survivor) and retire them in raw.
 

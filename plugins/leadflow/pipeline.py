@@ -19,7 +19,7 @@ from leadflow.config import ConfigError, hubspot_settings, postgres_settings
 from leadflow.db import connect, ensure_schema
 from leadflow.extract import extract_stream
 from leadflow.hubspot import HubSpotAuthError
-from leadflow.transform import dbt_build
+from leadflow.transform import dbt_build, properties_read
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,18 @@ def begin(ctx: RunContext) -> None:
 
 @fail_fast
 def extract(ctx: RunContext, stream: str) -> dict[str, Any]:
-    return extract_stream(
-        stream,
-        postgres_settings(),
-        hubspot_settings(),
-        ctx.interval_start,
-        ctx.interval_end,
-        ctx.load_id,
+    """One stream into raw; ops hear when properties the models read left the CRM."""
+    pg = postgres_settings()
+    result = extract_stream(
+        stream, pg, hubspot_settings(), ctx.interval_start, ctx.interval_end, ctx.load_id
     )
+    changes = result.get("schema_changes") or {}
+    if any(changes.values()):
+        read = properties_read().get(stream, [])
+        alert = alerts.schema_drift(ctx.run_id, stream, changes, read, ctx.load_id)
+        if alert is not None:
+            alerts.send(alert, pg)
+    return result
 
 
 @fail_fast

@@ -58,6 +58,19 @@ create table if not exists raw.hubspot_events (
 create index if not exists hubspot_events_object_idx on raw.hubspot_events (object_id, occurred_at);
 create index if not exists hubspot_events_loaded_idx on raw.hubspot_events (_loaded_at);
 
+-- The CRM's property definitions per object type, as the Properties API listed them on the
+-- last run. The staging models read a property only while it is listed here, so one deleted
+-- in the CRM stops counting for every contact at once, not only for those edited since.
+create table if not exists raw.hubspot_properties (
+    object_type text not null,
+    name text not null,
+    type text not null,
+    record jsonb not null,
+    _load_id text not null,
+    _loaded_at timestamptz not null default now(),
+    primary key (object_type, name)
+);
+
 -- Pipeline bookkeeping.
 -- When each load id first wrote: an extract registers its load before its first batch (a re-run of
 -- the interval keeps the first time), so every row of a load has `_loaded_at` at or after it and a
@@ -186,4 +199,16 @@ create table if not exists leadflow.crm_drift_checks (
     checked_at timestamptz not null default now(),
     contacts_restored integer not null,
     properties_recreated text[] not null
+);
+
+-- Every change seen in the CRM's property lists (added, removed, type changed), per load.
+create table if not exists leadflow.source_schema_changes (
+    id bigserial primary key,
+    stream text not null,
+    name text not null,
+    change text not null,
+    old_type text,
+    new_type text,
+    load_id text not null,
+    detected_at timestamptz not null default now()
 );

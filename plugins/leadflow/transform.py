@@ -31,6 +31,15 @@ def project_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "dbt_project"
 
 
+def properties_read() -> dict[str, list[str]]:
+    """The source properties the staging models read, per object type (dbt var
+    hubspot_properties_read, declared once in dbt_project.yml)."""
+    import yaml
+
+    config = yaml.safe_load((project_dir() / "dbt_project.yml").read_text())
+    return dict(config["vars"]["hubspot_properties_read"])
+
+
 def dbt_build(
     pg: PostgresSettings,
     as_of: datetime,

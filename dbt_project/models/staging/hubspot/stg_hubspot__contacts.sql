@@ -1,8 +1,9 @@
 {#- Unlike the other staging models this one is a table, kept up to date incrementally: parsing
-    the JSON of every contact took about 3 s per read at 1M contacts, and each hourly build read
+    the JSON of every contact each hour cost seconds at 1M contacts, and each hourly build read
     it more than once. An hourly build parses only the rows raw wrote since the last one (every
     upsert, archive and merge sets _loaded_at; loads and builds never overlap) and drops rows
-    that left raw. The unique index stands in for a `unique` test. -#}
+    that left raw; all of them again when a property it reads leaves (or comes back to) the
+    CRM's property list (absent_properties). The unique index stands in for a `unique` test. -#}
 {{
     config(
         materialized='incremental',
@@ -23,11 +24,32 @@
 
 with
 
+catalog as (
+
+    {{ hs_absent_properties('contacts') }}
+
+),
+
 source as (
 
-    select * from {{ source('hubspot', 'hubspot_contacts') }}
+    select
+        raw.id,
+        {{ hs_listed_only('raw.record', 'catalog.absent') }} as record,
+        raw.updated_at,
+        raw.archived,
+        raw._load_id,
+        raw._loaded_at,
+        array_to_string(catalog.absent, ',') as absent_properties
+    from {{ source('hubspot', 'hubspot_contacts') }} as raw
+    cross join catalog
     {% if is_incremental() %}
-        where _loaded_at > (select coalesce(max(staged.loaded_at), '-infinity') from {{ this }} as staged)
+        where
+            raw._loaded_at > (select coalesce(max(staged.loaded_at), '-infinity') from {{ this }} as staged)
+            -- a property deleted in (or back in) the CRM: every contact is read again
+            or array_to_string(catalog.absent, ',') is distinct from (
+                select staged.absent_properties from {{ this }} as staged
+                order by staged.loaded_at desc limit 1
+            )
     {% endif %}
 
 ),
@@ -74,7 +96,8 @@ renamed as (
         updated_at,
         (archived or coalesce(lower({{ hs_attr('archived') }}) = 'true', false)) as is_archived,
         _load_id as load_id,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        absent_properties
 
     from source
 
