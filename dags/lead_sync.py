@@ -119,22 +119,21 @@ def lead_sync() -> None:
             },
         )
 
-    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def record_failure(**context: Any) -> None:
-        """Record which steps failed, then fail too, so the run itself ends failed."""
-        from airflow.sdk.exceptions import AirflowFailException
+        """Once every other task is done (retries included): if any failed, record which and
+        fail too, so the run itself ends failed; otherwise skip."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from leadflow import pipeline
 
         ti = context["ti"]
         states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id])
-        failed = sorted(
-            task_id
-            for task_id, state in states.get(ti.run_id, {}).items()
-            if state == "failed"  # upstream_failed tasks never ran: not the cause
-        )
+        failed = pipeline.failed_steps(states.get(ti.run_id, {}), STREAMS)
+        if not failed:
+            raise AirflowSkipException("no task failed")
         pipeline.fail(_ctx(context), failed)
-        raise AirflowFailException(f"lead_sync failed at: {', '.join(failed) or 'unknown step'}")
+        raise AirflowFailException(f"lead_sync failed at: {', '.join(failed)}")
 
     started = begin()
     extracted = extract.expand(stream=STREAMS)

@@ -93,6 +93,70 @@ def test_config_errors_exit_2_with_one_line(airflow_home: Path, pg: PostgresSett
     assert_clean_error(leadflow("report", env=no_pg), 2, "Cannot connect")
 
 
+def _conn(kind: str, **fields: object) -> str:
+    return json.dumps({"conn_type": kind, **fields})
+
+
+PG = _conn("postgres", host="/nonexistent")  # never reached: settings are checked first
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "words"),
+    [
+        (
+            ["report"],
+            {
+                "AIRFLOW_CONN_LEADFLOW_POSTGRES": _conn(
+                    "postgres", host="db", extra={"statement_timeout_s": "abc"}
+                )
+            },
+            ["statement_timeout_s", "'abc'", "an integer"],
+        ),
+        (
+            ["plan"],
+            {
+                "AIRFLOW_CONN_LEADFLOW_POSTGRES": PG,
+                "AIRFLOW_CONN_HUBSPOT_DEFAULT": _conn(
+                    "http", host="http://x", password="t", extra={"rate_limit_per_10s": "abc"}
+                ),
+            },
+            ["rate_limit_per_10s", "an integer"],
+        ),
+        (
+            ["plan"],
+            {
+                "AIRFLOW_CONN_LEADFLOW_POSTGRES": PG,
+                "AIRFLOW_CONN_HUBSPOT_DEFAULT": _conn(
+                    "http", host="http://x", password="t", extra={"rate_limit_per_10s": 0}
+                ),
+            },
+            ["rate_limit_per_10s", "at least 1"],
+        ),
+        (
+            ["report"],
+            {"AIRFLOW_CONN_LEADFLOW_POSTGRES": '{"conn_type": "postgres", "host": '},
+            ["AIRFLOW_CONN_LEADFLOW_POSTGRES", "not valid"],
+        ),
+        (["report", "--runs", "-3"], {}, ["--runs", "at least 1"]),
+        (["sandbox", "--port", "99999"], {}, ["--port", "65535"]),
+        (["demo", "--contacts", "-5"], {}, ["--contacts", "at least 1"]),
+        (["plan", "--limit", "-1"], {}, ["--limit", "at least 0"]),
+    ],
+)
+def test_a_configuration_mistake_gets_one_clear_line_and_exit_2(
+    args: list[str], env: dict[str, str], words: list[str]
+) -> None:
+    assert_clean_error(leadflow(*args, env=env), 2, *words)
+
+
+def test_a_report_that_cannot_be_written_gets_one_clear_line(
+    pg: PostgresSettings, tmp_path: Path
+) -> None:
+    env = dict(connection_env(pg, "http://x", TOKEN))
+    for target in ("/proc/leadflow-report.html", str(tmp_path)):
+        assert_clean_error(leadflow("report", "-o", target, env=env), 2, "cannot write", target)
+
+
 def test_a_rejected_token_exits_2(sandbox: SandboxServer, pg: PostgresSettings) -> None:
     env = dict(connection_env(pg, sandbox.url, "wrong-token"))
     proc = leadflow("backfill", "--start", "2026-11-23", "--end", "2026-11-23T01:00", env=env)
@@ -176,16 +240,21 @@ def test_backfill_plan_report_and_a_failing_run(
 ) -> None:
     server, now = seeded_crm
     start, end = now - 3 * HOUR, now - HOUR
+    server.config.batch_failure_rate = 0.2  # the CRM rejects some rows: backfill says so
     proc = leadflow("backfill", "--start", start.isoformat(), "--end", end.isoformat())
+    server.config.batch_failure_rate = 0.0
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-    assert "backfill done: 2 interval(s) succeeded" in proc.stdout
+    assert "backfill done: 2 interval(s) succeeded; pushed " in proc.stdout
+    first, last = [line for line in proc.stdout.splitlines() if line.startswith("  ✓")]
+    rejected = [int(line.split("rejected ")[1].split()[0]) for line in (first, last)]
+    assert rejected[0] > 0 and "(retried next run)" in first, first
     assert "[11/11] finish ok" in proc.stderr  # progress, one line per task off a terminal
     assert "extract[contacts] ok" in proc.stderr
     assert _runs(pg) == [(start, start + HOUR, "success"), (start + HOUR, end, "success")]
 
-    plan = leadflow("plan")
+    plan = leadflow("plan")  # what the CRM rejected last is still to send
     assert plan.returncode == 0, plan.stderr
-    assert "0 changed contacts" in plan.stdout and "nothing was sent" in plan.stdout
+    assert f"{rejected[1]} changed contacts" in plan.stdout and "nothing was sent" in plan.stdout
 
     report = leadflow("report", "-o", str(tmp_path / "r.html"))
     assert report.returncode == 0, report.stderr

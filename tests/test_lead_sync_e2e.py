@@ -549,3 +549,40 @@ def test_a_source_property_deleted_in_the_crm_stops_counting_for_everyone(
     ]
     assert [kind for kind, _, _ in alerts] == ["schema_drift"]
     assert "bant_budget" in alerts[0][1] and "deleted in the CRM" in alerts[0][2]
+
+
+def test_a_revoked_token_fails_at_once_and_the_alert_names_every_failed_stream(
+    sandbox, seeded, connections, monkeypatch
+):
+    """A 401 cannot be retried away: the tasks fail without Airflow's retries (1 then 2
+    minutes), and the run's alert names each failed extract by its stream, all four."""
+    import time
+
+    from leadflow.sandbox.server import Response
+
+    original = sandbox.app.handle
+
+    def revoked_for_crm_objects(method, target, headers, raw):
+        if target.startswith("/crm/v3/"):
+            body = {"status": "error", "category": "INVALID_AUTHENTICATION", "message": "revoked"}
+            return Response(401, body)
+        return original(method, target, headers, raw)
+
+    monkeypatch.setattr(sandbox.app, "handle", revoked_for_crm_objects)
+    began = time.monotonic()
+    dag_run = run_lead_sync(NOW)
+    took = time.monotonic() - began
+    assert dag_run.state == "failed"
+    assert took < 60, f"{took:.0f} s: the failed extracts were retried"
+    with connect(connections) as conn:
+        error, kinds_titles = conn.execute(
+            "select error, (select array_agg(kind || ': ' || title) from leadflow.alerts"
+            " where run_id = r.run_id) from leadflow.runs as r where run_id = %s",
+            (dag_run.run_id,),
+        ).fetchone()
+    streams = ["companies", "contacts", "deals", "owners"]
+    assert error == "failed tasks: " + ", ".join(f"extract[{s}]" for s in streams)
+    run_failed = [t for t in kinds_titles if t.startswith("run_failed")]
+    assert run_failed == [
+        "run_failed: lead_sync failed at: " + ", ".join(f"extract[{s}]" for s in streams)
+    ]

@@ -422,6 +422,25 @@ def test_contacts_missing_from_the_crm_are_upserted_by_email_only_when_configure
     assert status == "created" and "upserted by email" in note
 
 
+def test_a_missing_contact_whose_email_another_contact_has_is_never_upserted(
+    sandbox: SandboxServer, hs: HubSpotSettings, mart: PostgresSettings
+) -> None:
+    """Two contacts of the list share an email (" dup@x " and "dup@x" read alike): the one the
+    CRM lacks must not be upserted by that email, or it would overwrite the other one."""
+    (existing,) = _add_contacts(sandbox.portal, 1, prefix="dup")
+    email = sandbox.portal.get_object("contacts", existing)["properties"]["email"]
+    gone = 987_654_321
+    _fill(mart, [_row(existing, "mql", email=email), _row(gone, "sql", 90, email=email)])
+    planned = {p.contact_id: p for p in push.plan(mart, hs, PushOptions(create_missing=True))}
+    assert planned[gone].action == "update" and "never upserted" in " ".join(planned[gone].notes)
+
+    stats = _push(mart, hs, "shared", PushOptions(create_missing=True))
+    assert (stats.pushed, stats.created, stats.failed) == (1, 0, 1)
+    assert "is the email of other contacts" in stats.errors[str(gone)]
+    crm = _crm(sandbox.portal, [existing])[existing]
+    assert (crm["leadflow_stage"], crm["leadflow_score"]) == ("mql", "50")
+
+
 def _one_row(pg: PostgresSettings, sql: str) -> tuple[Any, ...]:
     with connect(pg) as conn:
         row = conn.execute(sql).fetchone()
@@ -544,3 +563,48 @@ def test_the_gate_holds_the_outgoing_list_still_while_it_checks_and_seals_it(
             quality.verify_validated(conn, "r1")
         with pytest.raises(quality.OutgoingChanged, match="no validated outgoing list"):
             quality.verify_validated(conn, "r2")
+
+
+def test_a_postgres_outage_mid_push_fails_cleanly(sandbox: SandboxServer, tmp_path) -> None:
+    """Postgres dies while the push reads its rows: the push fails with the connection error
+    and nothing else. (A server-side cursor closed after the connection was gone used to print
+    a raw traceback to stderr, past the CLI's error handling.)"""
+    from leadflow.local import start_embedded_postgres, stop_embedded_postgres
+
+    data = tmp_path / "pg"
+    pg = start_embedded_postgres(data, dbname="outage")
+    try:
+        _mart(pg)
+        ids = _add_contacts(sandbox.portal, 600)
+        _fill(pg, [_row(cid) for cid in ids])
+        _validated(pg, "outage")
+        sandbox.config = SandboxConfig(token=TOKEN, latency_ms=150)
+        hs = HubSpotSettings(base_url=sandbox.url, token=TOKEN, rate_limit_per_10s=1000)
+        code = (
+            "import json, sys\n"
+            "from leadflow import push\n"
+            "from leadflow.config import HubSpotSettings, PostgresSettings\n"
+            "pg = PostgresSettings(**json.loads(sys.argv[1]))\n"
+            "hs = HubSpotSettings(**json.loads(sys.argv[2]))\n"
+            "try:\n"
+            "    push.push(pg, hs, 'outage', push.PushOptions(workers=1))\n"
+            "except Exception as exc:\n"
+            "    print('failed:', type(exc).__name__)\n"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(asdict(pg)), json.dumps(asdict(hs))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not any(p.endswith("/batch/update") for _, p, _ in sandbox.portal.request_log):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGQUIT)  # an immediate shutdown, as in a crash
+        out, err = proc.communicate(timeout=60)
+    finally:
+        stop_embedded_postgres(data)
+    assert "failed: OperationalError" in out or "failed: ServiceUnreachable" in out, out + err
+    assert "Traceback" not in err and "Exception ignored" not in err, err

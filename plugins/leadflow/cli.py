@@ -223,10 +223,10 @@ def _connections(check_hubspot: bool = True) -> tuple[PostgresSettings, HubSpotS
     from leadflow.db import open_connection
 
     pg = postgres_settings()
+    hs = hubspot_settings() if check_hubspot else None  # every setting checked before any I/O
     open_connection(pg).close()
-    if not check_hubspot:
+    if hs is None:
         return pg, None
-    hs = hubspot_settings()
     from leadflow.hubspot import HubSpotClient
 
     quick = dataclasses.replace(hs, max_attempts=2, timeout_s=min(hs.timeout_s, 10.0))
@@ -354,6 +354,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if _succeeded(dag_run) else EXIT_FAILED
 
 
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `minimum`."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum} (got {number})")
+        return number
+
+    return parse
+
+
+def fraction(value: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {number})")
+    return number
+
+
+def port(value: str) -> int:
+    """An argparse type: a TCP port (0 lets the system pick a free one)."""
+    number = at_least(0)(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535 (got {number})")
+    return number
+
+
 def parse_hour(value: str) -> datetime:
     """An ISO date or datetime on the hour; naive means UTC."""
     try:
@@ -392,6 +426,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         f"backfill: {len(intervals)} hourly interval(s) from {args.start:%Y-%m-%d %H:%M} UTC",
         flush=True,
     )
+    totals = {"pushed": 0, "rejected": 0, "quarantined": 0}
     for i, (start, end) in enumerate(intervals, 1):
         began = time.monotonic()
         dag_run, progress = _run_once(end, args.dry_run, total, args.force_push)
@@ -404,11 +439,41 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 f"{start:%Y-%m-%dT%H:%M} --end {args.end:%Y-%m-%dT%H:%M}"
             )
             return EXIT_FAILED
+        outcome = _run_outcome(pg, dag_run.run_id)
+        for key in totals:
+            totals[key] += outcome.get(key, 0)
         print(
-            f"  ✓ {start:%Y-%m-%d %H:%M} → {end:%H:%M}  {dag_run.run_id}  {took:.0f} s", flush=True
+            f"  ✓ {start:%Y-%m-%d %H:%M} → {end:%H:%M}  {dag_run.run_id}  {took:.0f} s  "
+            + _outcome_text(outcome),
+            flush=True,
         )
-    print(f"backfill done: {len(intervals)} interval(s) succeeded")
+    print(f"backfill done: {len(intervals)} interval(s) succeeded; {_outcome_text(totals)}")
     return EXIT_OK
+
+
+def _run_outcome(pg: PostgresSettings, run_id: str) -> dict[str, int]:
+    """What one run did that an operator must see: pushed, rejected, quarantined rows."""
+    from leadflow.db import connect
+
+    with connect(pg) as conn:
+        row = conn.execute(
+            "select stats from leadflow.runs where run_id = %s", (run_id,)
+        ).fetchone()
+    stats = row[0] if row else {}
+    push = stats.get("push") or {}
+    return {
+        "pushed": int(push.get("pushed") or 0),
+        "rejected": int(push.get("failed") or 0),
+        "quarantined": sum(int(e.get("quarantined") or 0) for e in stats.get("extract") or []),
+    }
+
+
+def _outcome_text(outcome: dict[str, int]) -> str:
+    return (
+        f"pushed {outcome['pushed']}, rejected {outcome['rejected']}"
+        + (" (retried next run)" if outcome["rejected"] else "")
+        + f", quarantined {outcome['quarantined']}"
+    )
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -518,7 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = _command(sub, "demo", cmd_demo, "run the whole pipeline once on embedded defaults")
-    demo.add_argument("--contacts", type=int, default=5000, help="synthetic contacts to seed")
+    demo.add_argument(
+        "--contacts", type=at_least(1), default=5000, help="synthetic contacts to seed"
+    )
     demo.add_argument("--seed", type=int, default=42, help="seed of the synthetic portal")
     demo.add_argument("--report", metavar="PATH", help="also write the funnel report there")
     demo.add_argument("--verbose", action="store_true", help="show Airflow task logs")
@@ -554,19 +621,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--force-push", action="store_true", help="override the volume circuit breaker"
     )
     backfill.add_argument(
-        "--max-intervals", type=int, default=168, help="refuse longer ranges (default one week)"
+        "--max-intervals",
+        type=at_least(1),
+        default=168,
+        help="refuse longer ranges (default one week)",
     )
     backfill.add_argument("--verbose", action="store_true", help="show Airflow task logs")
 
     plan = _command(sub, "plan", cmd_plan, "show what the next push would send (dry run)")
-    plan.add_argument("--limit", type=int, default=50, help="contacts to list (0 = all)")
+    plan.add_argument("--limit", type=at_least(0), default=50, help="contacts to list (0 = all)")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
 
     report = _command(sub, "report", cmd_report, "write the funnel report as one HTML file")
     report.add_argument(
         "-o", "--output", default="leadflow-report.html", help="where to write the page"
     )
-    report.add_argument("--runs", type=int, default=24, help="recent runs to show")
+    report.add_argument("--runs", type=at_least(1), default=24, help="recent runs to show")
 
     doctor = _command(
         sub, "doctor", cmd_doctor, "check connections, scopes, properties, dbt and GX suites"
@@ -575,13 +645,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = _command(sub, "sandbox", cmd_sandbox, "serve the HubSpot-compatible sandbox")
     sandbox.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
-    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--port", type=port, default=8765)
     sandbox.add_argument("--seed", type=int, default=42)
-    sandbox.add_argument("--contacts", type=int, default=5000)
-    sandbox.add_argument("--rate-limit", type=int, default=None, help="requests per 10 s")
-    sandbox.add_argument("--error-rate", type=float, default=0.0, help="fraction of 5xx answers")
-    sandbox.add_argument("--latency-ms", type=int, default=0)
-    sandbox.add_argument("--batch-failure-rate", type=float, default=0.0)
+    sandbox.add_argument("--contacts", type=at_least(0), default=5000)
+    sandbox.add_argument("--rate-limit", type=at_least(1), default=None, help="requests per 10 s")
+    sandbox.add_argument("--error-rate", type=fraction, default=0.0, help="fraction of 5xx answers")
+    sandbox.add_argument("--latency-ms", type=at_least(0), default=0)
+    sandbox.add_argument("--batch-failure-rate", type=fraction, default=0.0)
     return parser
 
 

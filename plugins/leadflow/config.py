@@ -7,6 +7,7 @@ those env vars to the embedded Postgres and the local sandbox.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,14 @@ HUBSPOT_API_URL = "https://api.hubapi.com"
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message says what to fix."""
+
+    retryable = False  # a retry finds the same setting
+
+
+class ServiceUnreachable(ConfigError):
+    """A configured server did not answer: a setting to check, or an outage a retry outlives."""
+
+    retryable = True
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -152,24 +161,43 @@ def _connection(conn_id: str) -> Any:
     try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException as exc:
+        env = f"AIRFLOW_CONN_{conn_id.upper()}"
+        value = os.environ.get(env)
+        if value is not None:  # defined, but Airflow could not read it
+            why = "Airflow cannot read it as a connection"
+            if value.lstrip().startswith("{"):
+                try:
+                    json.loads(value)
+                except ValueError as bad:
+                    why = f"it is not valid JSON ({bad})"
+            raise ConfigError(
+                f"{env} is set, but {why}: fix its value (see README, 'Point it at real systems')."
+            ) from exc
         raise ConfigError(
             f"Airflow connection '{conn_id}' is not defined. Create it in the Airflow UI or set "
-            f"AIRFLOW_CONN_{conn_id.upper()} (see README, 'Point it at real systems')."
+            f"{env} (see README, 'Point it at real systems')."
         ) from exc
+
+
+def _extra(conn: Any, conn_id: str, name: str, default: Any, kind: type, **bounds: Any) -> Any:
+    """One setting from a connection's extra, checked (ConfigError says which and why)."""
+    where = f"'{name}' in the extra of Airflow connection '{conn_id}'"
+    return parse_setting(where, conn.extra_dejson.get(name, default), kind, **bounds)
 
 
 def postgres_settings(conn_id: str = POSTGRES_CONN_ID) -> PostgresSettings:
     conn = _connection(conn_id)
     if not conn.host:
         raise ConfigError(f"Airflow connection '{conn_id}' has no host.")
-    extra = conn.extra_dejson
     return PostgresSettings(
         host=conn.host,
-        port=int(conn.port or 5432),
+        port=parse_setting(
+            f"the port of Airflow connection '{conn_id}'", conn.port or 5432, int, 1, 65535
+        ),
         user=conn.login or "postgres",
         password=conn.password or "",
         dbname=conn.schema or "postgres",
-        statement_timeout_s=int(extra.get("statement_timeout_s", 900)),
+        statement_timeout_s=_extra(conn, conn_id, "statement_timeout_s", 900, int, minimum=1),
     )
 
 
@@ -181,20 +209,34 @@ def hubspot_settings(conn_id: str = HUBSPOT_CONN_ID) -> HubSpotSettings:
             f"Airflow connection '{conn_id}' has no password: put the HubSpot private-app "
             "access token there."
         )
-    extra = conn.extra_dejson
     host = conn.host or HUBSPOT_API_URL
     if not host.startswith("http"):
         host = f"https://{host}"
     if conn.port:
         host = f"{host}:{conn.port}"
+    rescan = conn.extra_dejson.get("events_rescan_hours", list(HubSpotSettings.events_rescan_hours))
+    if isinstance(rescan, str):
+        rescan = [part for part in rescan.split(",") if part.strip()]
+    if not isinstance(rescan, list | tuple):
+        rescan = [rescan]
     return HubSpotSettings(
         base_url=host.rstrip("/"),
         token=conn.password,
-        rate_limit_per_10s=int(extra.get("rate_limit_per_10s", 100)),
-        search_rate_per_s=int(extra.get("search_rate_per_s", 4)),
-        timeout_s=float(extra.get("timeout_s", 30)),
-        max_attempts=int(extra.get("max_attempts", 8)),
-        backoff_s=float(extra.get("backoff_s", 0.5)),
-        events_lookback_minutes=int(extra.get("events_lookback_minutes", 120)),
-        events_rescan_hours=tuple(int(h) for h in extra.get("events_rescan_hours", (24, 168))),
+        rate_limit_per_10s=_extra(conn, conn_id, "rate_limit_per_10s", 100, int, minimum=1),
+        search_rate_per_s=_extra(conn, conn_id, "search_rate_per_s", 4, int, minimum=1),
+        timeout_s=_extra(conn, conn_id, "timeout_s", 30.0, float, minimum=1),
+        max_attempts=_extra(conn, conn_id, "max_attempts", 8, int, minimum=1),
+        backoff_s=_extra(conn, conn_id, "backoff_s", 0.5, float, minimum=0),
+        events_lookback_minutes=_extra(
+            conn, conn_id, "events_lookback_minutes", 120, int, minimum=0
+        ),
+        events_rescan_hours=tuple(
+            parse_setting(
+                f"'events_rescan_hours' in the extra of Airflow connection '{conn_id}'",
+                hours,
+                int,
+                minimum=1,
+            )
+            for hours in rescan
+        ),
     )

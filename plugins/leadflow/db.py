@@ -8,7 +8,7 @@ from importlib import resources
 
 import psycopg
 
-from leadflow.config import ConfigError, PostgresSettings
+from leadflow.config import PostgresSettings, ServiceUnreachable
 
 
 def open_connection(settings: PostgresSettings) -> psycopg.Connection:
@@ -19,7 +19,7 @@ def open_connection(settings: PostgresSettings) -> psycopg.Connection:
         where = (
             settings.host if settings.host.startswith("/") else f"{settings.host}:{settings.port}"
         )
-        raise ConfigError(
+        raise ServiceUnreachable(
             f"Cannot connect to Postgres at {where} (database '{settings.dbname}', user "
             f"'{settings.user}'): {str(exc).strip()}. Is the server running, and is the Airflow "
             "connection 'leadflow_postgres' right?"

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 from leadflow import alerts, push, quality, runs
-from leadflow.config import ConfigError, hubspot_settings, postgres_settings
+from leadflow.config import ConfigError, env_setting, hubspot_settings, postgres_settings
 from leadflow.db import connect, ensure_schema
 from leadflow.extract import extract_stream
 from leadflow.hubspot import HubSpotAuthError
@@ -42,6 +41,8 @@ def fail_fast(step: Callable[_P, _R]) -> Callable[_P, _R]:
         try:
             return step(*args, **kwargs)
         except PERMANENT_ERRORS as exc:
+            if getattr(exc, "retryable", False):  # e.g. Postgres down: Airflow retries
+                raise
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(f"{exc} (not retried: a retry cannot fix this)") from exc
@@ -171,7 +172,7 @@ def operational_alerts(ctx: RunContext, pg: Any) -> list[str]:
             row = conn.execute(
                 "select started_at from leadflow.runs where run_id = %s", (ctx.run_id,)
             ).fetchone()
-        threshold = int(os.environ.get("LEADFLOW_ALERT_QUARANTINE_MIN", "1"))
+        threshold = env_setting("LEADFLOW_ALERT_QUARANTINE_MIN", 1, minimum=1)
         candidates = [
             alerts.quarantine_growth(pg, ctx.run_id, row[0], threshold) if row else None,
             alerts.sla_breaches(pg, ctx.run_id, ctx.interval_start, ctx.interval_end),
@@ -184,6 +185,20 @@ def operational_alerts(ctx: RunContext, pg: Any) -> list[str]:
             alerts.send(alert, pg)
             raised.append(alert.kind)
     return raised
+
+
+def failed_steps(states: dict[str, Any], streams: list[str]) -> list[str]:
+    """The failed tasks of a run from Airflow's task states ({"extract_2": "failed", ...}), a
+    mapped extract named by its stream: extract[deals]. upstream_failed tasks never ran."""
+    names = []
+    for key, state in states.items():
+        if state != "failed":
+            continue
+        task_id, _, index = key.rpartition("_")
+        if task_id == "extract" and index.isdigit() and int(index) < len(streams):
+            key = f"extract[{streams[int(index)]}]"
+        names.append(key)
+    return sorted(names)
 
 
 def fail(ctx: RunContext, failed_tasks: list[str]) -> None:

@@ -18,6 +18,7 @@ as HubSpot requires; a customer is never downgraded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,7 +32,13 @@ from typing import Any
 
 import psycopg
 
-from leadflow.config import HUBSPOT_CONN_ID, HubSpotSettings, PostgresSettings
+from leadflow.config import (
+    HUBSPOT_CONN_ID,
+    ConfigError,
+    HubSpotSettings,
+    PostgresSettings,
+    parse_setting,
+)
 from leadflow.db import open_connection
 from leadflow.hubspot import (
     BATCH_SIZE,
@@ -172,10 +179,6 @@ class ChangeCounts:
     first_push: bool
 
 
-def _flag(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 @dataclass(frozen=True)
 class PushOptions:
     """Push behaviour a deployment chooses (HubSpot connection extra, env vars override)."""
@@ -196,19 +199,33 @@ class PushOptions:
     def load(cls, extra: dict[str, Any] | None = None) -> PushOptions:
         """From `extra` (or the HubSpot connection's extra) with LEADFLOW_* env overrides."""
         extra = dict(_connection_extra() if extra is None else extra)
-        env = os.environ
-        targets = extra.get("lifecycle_reset_to") or {"nurture": "lead"}
-        if env.get("LEADFLOW_LIFECYCLE_RESET_TO"):
-            targets = json.loads(env["LEADFLOW_LIFECYCLE_RESET_TO"])
+
+        def setting(env: str, key: str, default: Any, kind: type, **bounds: Any) -> Any:
+            where, raw = f"'{key}' in the HubSpot connection's extra", extra.get(key, default)
+            if env in os.environ:
+                where, raw = f"env var {env}", os.environ[env]
+            return parse_setting(where, raw, kind, **bounds)
+
+        targets: Any = extra.get("lifecycle_reset_to") or {"nurture": "lead"}
+        if os.environ.get("LEADFLOW_LIFECYCLE_RESET_TO"):
+            try:
+                targets = json.loads(os.environ["LEADFLOW_LIFECYCLE_RESET_TO"])
+            except ValueError:
+                targets = None
+        if not isinstance(targets, dict):
+            raise ConfigError(
+                "lifecycle_reset_to (or LEADFLOW_LIFECYCLE_RESET_TO) must be a JSON object such "
+                'as {"nurture": "lead"}'
+            )
         return cls(
-            create_missing=_flag(
-                env.get("LEADFLOW_PUSH_CREATE_MISSING", extra.get("push_create_missing", False))
+            create_missing=setting(
+                "LEADFLOW_PUSH_CREATE_MISSING", "push_create_missing", False, bool
             ),
-            allow_lifecycle_reset=_flag(
-                env.get("LEADFLOW_ALLOW_LIFECYCLE_RESET", extra.get("allow_lifecycle_reset", False))
+            allow_lifecycle_reset=setting(
+                "LEADFLOW_ALLOW_LIFECYCLE_RESET", "allow_lifecycle_reset", False, bool
             ),
-            reset_targets=dict(targets),
-            workers=max(1, int(env.get("LEADFLOW_PUSH_WORKERS", extra.get("push_workers", 4)))),
+            reset_targets={str(k): str(v) for k, v in targets.items()},
+            workers=setting("LEADFLOW_PUSH_WORKERS", "push_workers", 4, int, minimum=1),
         )
 
 
@@ -284,6 +301,9 @@ class PushPlan:
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     create: bool = False  # not in the CRM; upserted by email (a dry run checks)
+    # Another contact of the outgoing list has the same email: an upsert by it would write
+    # this contact's values onto that one, so it is never upserted.
+    email_shared: bool = False
 
     @property
     def action(self) -> str:
@@ -544,10 +564,29 @@ def count_changes(pg: PostgresSettings) -> ChangeCounts:
 
 
 def _changed(conn: psycopg.Connection, rules: CrmRules, options: PushOptions) -> Iterator[PushPlan]:
-    with conn.cursor(name="leadflow_push_changed") as cur:
+    """The changed contacts, planned, read through a server-side cursor."""
+    shared = _shared_emails(conn) if options.create_missing else frozenset()
+    cur = conn.cursor(name="leadflow_push_changed")
+    try:
         cur.execute(CHANGED_SQL)
         for contact_id, email, current, after, before, last_error in cur:
-            yield build_plan(contact_id, email, current, after, before, rules, options, last_error)
+            plan = build_plan(contact_id, email, current, after, before, rules, options, last_error)
+            plan.email_shared = email in shared
+            yield plan
+    finally:
+        # Closing a server-side cursor needs the server: after a lost connection (the error
+        # the caller is already handling) there is nothing left to close.
+        with contextlib.suppress(psycopg.OperationalError):
+            cur.close()
+
+
+def _shared_emails(conn: psycopg.Connection) -> frozenset[str]:
+    """Emails that more than one contact of the outgoing list has (upserts skip them)."""
+    rows = conn.execute(
+        "select email from marts.crm_outgoing_contacts where email is not null"
+        " group by email having count(*) > 1"
+    ).fetchall()
+    return frozenset(r[0] for r in rows)
 
 
 def plan(
@@ -568,10 +607,13 @@ def plan(
             for p in chunk:
                 if p.contact_id in found:
                     continue
-                p.create = bool(options.create_missing and p.email)
+                p.create = bool(options.create_missing and p.email and not p.email_shared)
                 p.notes.append(
                     "not in the CRM: upsert by email"
                     if p.create
+                    else f"not in the CRM, and {p.email} is the email of other contacts too:"
+                    " rejected, never upserted"
+                    if p.email_shared and options.create_missing
                     else "not in the CRM: rejected until it exists (see push_create_missing)"
                 )
     return plans
@@ -737,7 +779,13 @@ def _send_batch(client: HubSpotClient, batch: list[PushPlan], options: PushOptio
 
 
 def _upsert_by_email(client: HubSpotClient, missing: list[PushPlan], outcome: _Outcome) -> None:
-    with_email = [p for p in missing if p.email]
+    for p in missing:
+        if p.email_shared:
+            outcome.errors[p.contact_id] = (
+                f"not in the CRM, and not upserted: {p.email} is the email of other contacts "
+                "in the outgoing list too"
+            )
+    with_email = [p for p in missing if p.email and not p.email_shared]
     if not with_email:
         return
     response = client.request(

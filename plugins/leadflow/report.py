@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from leadflow.config import PostgresSettings
+from leadflow.config import ConfigError, PostgresSettings
 from leadflow.db import open_connection
 from leadflow.stages import STAGES
 
@@ -616,6 +616,13 @@ def render(pg: PostgresSettings, last_runs: int = 24, now: datetime | None = Non
 def write_report(
     pg: PostgresSettings, output: Path, last_runs: int = 24, now: datetime | None = None
 ) -> Path:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render(pg, last_runs=last_runs, now=now), encoding="utf-8")
+    """Render the report into `output`; a path that cannot be written is a ConfigError."""
+    page = render(pg, last_runs=last_runs, now=now)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the report to {output}: {exc.strerror or exc}; choose another -o"
+        ) from exc
     return output
