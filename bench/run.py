@@ -27,7 +27,7 @@ from leadflow.config import PostgresSettings
 from leadflow.db import connect, ensure_schema, open_connection
 from leadflow.load import load_objects, register_load
 from leadflow.local import REPO_ROOT, start_embedded_postgres
-from leadflow.push import CHANGED_SQL, DESIRED_SQL
+from leadflow.push import CHANGED_SQL, DESIRED_SQL, restore_drift
 from leadflow.transform import dbt_build, run_results_file
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -188,14 +188,43 @@ def _vacuum_analyze(pg: PostgresSettings) -> None:
 
 
 def _mark_pushed(pg: PostgresSettings) -> None:
-    """The CRM state after the previous hour's push: every desired row accepted. Without it the
-    hourly diff would be a first push of every contact, not the steady-state hour measured."""
+    """The CRM state after the previous hour's push: every desired row accepted, and its drift
+    check done. Without it the hourly diff would be a first push of every contact, not the
+    steady-state hour measured."""
     with connect(pg) as conn:
         conn.execute(
-            "insert into leadflow.push_state (contact_id, properties, pushed_at, run_id)"
-            f" select contact_id, properties, now(), 'bench' from ({DESIRED_SQL}) as desired"
+            "insert into leadflow.push_state (contact_id, properties, sent, pushed_at, run_id)"
+            " select contact_id, properties, properties - 'lifecyclestage', now(), 'bench'"
+            f" from ({DESIRED_SQL}) as desired"
             " on conflict (contact_id) do update set properties = excluded.properties"
         )
+        conn.execute(
+            "insert into leadflow.crm_drift_checks (run_id, contacts_restored,"
+            " properties_recreated) values ('bench', 0, '{}')"
+        )
+
+
+def _seal_and_verify(pg: PostgresSettings, results: dict[str, Any]) -> None:
+    """The outgoing gate's seal (a checksum of the whole list) and the push's check of it."""
+
+    def seal() -> None:
+        with quality.outgoing_locked(pg) as conn:
+            quality.seal_outgoing(conn, "bench")
+
+    def verify() -> None:
+        with connect(pg) as conn:
+            quality.verify_validated(conn, "bench")
+
+    _timed("seal_outgoing_s", results, seal)
+    _timed("verify_outgoing_s", results, verify)
+
+
+def _drift_check(pg: PostgresSettings) -> int:
+    """The push's check of what the CRM holds against what was sent, for the contacts read
+    since the last check, rolled back. The generated raw records hold no leadflow values, so
+    every re-read contact counts as drifted: the worst case of this check's cost."""
+    with open_connection(pg) as conn, conn.transaction(force_rollback=True):
+        return restore_drift(conn, [], "bench").contacts
 
 
 def _register_load(pg: PostgresSettings, load_id: str) -> None:
@@ -324,12 +353,17 @@ def run(contacts: int, events: int, changed: int, new_events: int) -> dict[str, 
             for s in ("raw_hubspot_contacts", "raw_hubspot_events", "crm_outgoing_contacts")
         ],
     )
+    _seal_and_verify(pg, results)
+    results["drift_marked_rows"] = _timed("drift_check_s", results, lambda: _drift_check(pg))
     changed_rows = _timed("push_diff_s", results, lambda: _count_changed(pg))
     results["push_changed_rows"] = changed_rows
     results["hourly_cycle_excl_api_s"] = round(
         results["dbt_hourly_build_s"]
         + results["gx_import_s"]
         + results["gx_gates_s"]
+        + results["seal_outgoing_s"]
+        + results["verify_outgoing_s"]
+        + results["drift_check_s"]
         + results["push_diff_s"],
         2,
     )

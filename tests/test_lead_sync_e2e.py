@@ -586,3 +586,90 @@ def test_a_revoked_token_fails_at_once_and_the_alert_names_every_failed_stream(
     assert run_failed == [
         "run_failed: lead_sync failed at: " + ", ".join(f"extract[{s}]" for s in streams)
     ]
+
+
+def _one_hour_of_trouble(portal, ids: dict[str, int], when) -> str:
+    """A deleted contact, an event recorded late, and a source property deleted, all after the
+    previous run; returns the late event's id."""
+    portal.clock = lambda: when
+    portal.archive_object("contacts", ids["poor_fit"])
+    assert portal.archive_property("contacts", "bant_budget") == (204, None)
+    late = portal.add_event(  # it happened during the previous run's hour
+        "e_submitted_form",
+        ids["unknown"],
+        when - timedelta(minutes=50),
+        {"hs_form_id": "f-demo", "hs_form_title": "Demo request"},
+    )
+    return late
+
+
+def test_an_hour_of_deletions_late_events_lost_values_and_schema_drift_ends_correct(
+    sandbox, seeded, connections, pg_server, monkeypatch
+):
+    """The issue's closing scenario: after two good hours, one contact is deleted, an event is
+    recorded late, leadflow's score is cleared on a contact in the CRM and a property the rules
+    read is deleted. The next run leaves every other contact as a clean run of the same hour on
+    the same CRM would, scores the late event, restores the cleared value and alerts ops."""
+    import uuid
+
+    import psycopg
+
+    from leadflow.config import PostgresSettings
+    from leadflow.local import connection_env
+    from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+
+    ids, portal = seeded, sandbox.portal
+    portal.update_object("contacts", ids["hand_raiser"], {"bant_budget": "no"}, updated_at=NOW)
+    for hour in (0, 1):
+        assert run_lead_sync(NOW + timedelta(hours=hour)).state == "success"
+    assert _crm_contact(sandbox.url, ids["hand_raiser"])["leadflow_stage"] == "disqualified"
+
+    trouble = NOW + timedelta(hours=1, minutes=30)
+    late = _one_hour_of_trouble(portal, ids, trouble)
+    portal.update_object("contacts", ids["student"], {"leadflow_score": ""}, updated_at=trouble)
+    run = run_lead_sync(NOW + timedelta(hours=2))
+    assert run.state == "success"
+    crm = {key: _crm_contact(sandbox.url, cid) for key, cid in ids.items() if key != "poor_fit"}
+
+    # The same CRM state, loaded fresh in one run of that hour.
+    clean = Portal()
+    clean.clock = lambda: NOW
+    clean_ids = _seed(clean)
+    clean.update_object("contacts", clean_ids["hand_raiser"], {"bant_budget": "no"}, updated_at=NOW)
+    _one_hour_of_trouble(clean, clean_ids, trouble)
+    name = f"t_clean_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**pg_server.conninfo(), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    clean_pg = PostgresSettings(host=pg_server.host, port=pg_server.port, dbname=name)
+    with SandboxServer(clean, SandboxConfig(token=TOKEN)) as server:
+        extra = {"rate_limit_per_10s": 1000, "search_rate_per_s": 100}
+        for key, value in connection_env(clean_pg, server.url, TOKEN, extra).items():
+            monkeypatch.setenv(key, value)
+        assert run_lead_sync(NOW + timedelta(hours=2)).state == "success"
+        expected = {key: _crm_contact(server.url, clean_ids[key]) for key in crm}
+
+    compared = ["lifecyclestage", "leadflow_stage", "leadflow_score", "leadflow_fit_grade"]
+    assert {k: [p.get(n) for n in compared] for k, p in crm.items()} == {
+        k: [p.get(n) for n in compared] for k, p in expected.items()
+    }
+    assert crm["hand_raiser"]["leadflow_stage"] == "sql"  # bant_budget 'no' is gone with it
+    assert "demo request" in crm["unknown"]["leadflow_reasons"].lower()  # the late event
+    assert crm["student"]["leadflow_score"] is not None  # restored
+    with connect(connections) as conn:
+        (archived,) = conn.execute(
+            "select archived from raw.hubspot_contacts where id = %s", (ids["poor_fit"],)
+        ).fetchone()
+        (live,) = conn.execute(
+            "select count(*) from raw.hubspot_contacts where not archived"
+        ).fetchone()
+        (loaded,) = conn.execute(
+            "select count(*) from raw.hubspot_events where id = %s", (late,)
+        ).fetchone()
+        kinds = {
+            r[0]
+            for r in conn.execute(
+                "select kind from leadflow.alerts where run_id = %s", (run.run_id,)
+            )
+        }
+    assert archived and live == len(ids) - 1 and loaded == 1
+    assert {"schema_drift", "crm_drift"} <= kinds
