@@ -214,11 +214,9 @@ def hubspot_settings(conn_id: str = HUBSPOT_CONN_ID) -> HubSpotSettings:
         host = f"https://{host}"
     if conn.port:
         host = f"{host}:{conn.port}"
-    rescan = conn.extra_dejson.get("events_rescan_hours", list(HubSpotSettings.events_rescan_hours))
-    if isinstance(rescan, str):
-        rescan = [part for part in rescan.split(",") if part.strip()]
-    if not isinstance(rescan, list | tuple):
-        rescan = [rescan]
+    rescan = conn.extra_dejson.get("events_rescan_hours", HubSpotSettings.events_rescan_hours)
+    if not isinstance(rescan, list | tuple):  # "24,168" or a single number
+        rescan = [part for part in str(rescan).split(",") if part.strip()]
     return HubSpotSettings(
         base_url=host.rstrip("/"),
         token=conn.password,

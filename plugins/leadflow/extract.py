@@ -202,12 +202,12 @@ def extract_stream(
         register_load(conn, load_id)
         cursor = read_cursor(conn, stream)
     start, end = window_for(cursor, interval_start, interval_end)
-    windows = event_windows(cursor, interval_start, interval_end, hs)
     stats = LoadStats()
     counts = {"archived": 0, "merged": 0}
     schema = CatalogChanges()
     with HubSpotClient(hs) as client:
         if stream == "events":
+            windows = event_windows(cursor, interval_start, interval_end, hs)
             records, mode = chain.from_iterable(client.events(*w) for w in windows), "events"
             start = windows[0][0] or EPOCH
         elif stream == "owners":

@@ -483,9 +483,6 @@ class CatalogChanges:
     removed: tuple[str, ...] = ()
     retyped: tuple[tuple[str, str, str], ...] = ()  # (name, old type, new type)
 
-    def __bool__(self) -> bool:
-        return bool(self.added or self.removed or self.retyped)
-
 
 def replace_catalog(
     conn: psycopg.Connection, stream: str, definitions: Sequence[Any], load_id: str
