@@ -245,19 +245,27 @@ def test_partial_failures_are_logged_per_row_and_retried_until_they_land(
     assert (last.changed, last.batches) == (0, 0)
 
 
-def _push_in_subprocess(pg: PostgresSettings, hs: HubSpotSettings) -> subprocess.Popen[bytes]:
+def _push_in_subprocess(
+    pg: PostgresSettings, hs: HubSpotSettings, run_id: str, workers: int
+) -> subprocess.Popen[str]:
+    """A push in a process of its own, to be killed or to lose its database; it prints
+    `failed: <error type>` if the push raises."""
     code = (
         "import json, sys\n"
         "from leadflow import push\n"
         "from leadflow.config import HubSpotSettings, PostgresSettings\n"
         "pg = PostgresSettings(**json.loads(sys.argv[1]))\n"
         "hs = HubSpotSettings(**json.loads(sys.argv[2]))\n"
-        "push.push(pg, hs, 'killed', push.PushOptions(workers=2))\n"
+        "try:\n"
+        f"    push.push(pg, hs, {run_id!r}, push.PushOptions(workers={workers}))\n"
+        "except Exception as exc:\n"
+        "    print('failed:', type(exc).__name__)\n"
     )
     return subprocess.Popen(
         [sys.executable, "-c", code, json.dumps(asdict(pg)), json.dumps(asdict(hs))],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -275,7 +283,7 @@ def test_a_push_killed_mid_run_then_rerun_sends_each_change_once_and_ends_like_a
     sandbox.config = SandboxConfig(token=TOKEN, latency_ms=40, error_rate_5xx=0.03)
 
     _validated(mart, "killed")
-    proc = _push_in_subprocess(mart, hs)
+    proc = _push_in_subprocess(mart, hs, "killed", workers=2)
     deadline = time.monotonic() + 60
     while _one(mart, "select count(*) from leadflow.push_state") < 300:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -580,23 +588,7 @@ def test_a_postgres_outage_mid_push_fails_cleanly(sandbox: SandboxServer, tmp_pa
         _validated(pg, "outage")
         sandbox.config = SandboxConfig(token=TOKEN, latency_ms=150)
         hs = HubSpotSettings(base_url=sandbox.url, token=TOKEN, rate_limit_per_10s=1000)
-        code = (
-            "import json, sys\n"
-            "from leadflow import push\n"
-            "from leadflow.config import HubSpotSettings, PostgresSettings\n"
-            "pg = PostgresSettings(**json.loads(sys.argv[1]))\n"
-            "hs = HubSpotSettings(**json.loads(sys.argv[2]))\n"
-            "try:\n"
-            "    push.push(pg, hs, 'outage', push.PushOptions(workers=1))\n"
-            "except Exception as exc:\n"
-            "    print('failed:', type(exc).__name__)\n"
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-c", code, json.dumps(asdict(pg)), json.dumps(asdict(hs))],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = _push_in_subprocess(pg, hs, "outage", workers=1)
         deadline = time.monotonic() + 60
         while not any(p.endswith("/batch/update") for _, p, _ in sandbox.portal.request_log):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

@@ -55,11 +55,23 @@
         )
 {%- endmacro %}
 
-{#- `record` without the `absent` properties: a property deleted in the CRM reads as null for
-    every record at once, as a fresh load would give, not only for records changed since. -#}
-{% macro hs_listed_only(record, absent) -%}
-    case
-        when cardinality({{ absent }}) = 0 then {{ record }}
-        else jsonb_set({{ record }}, '{properties}', ({{ record }} -> 'properties') - {{ absent }})
-    end
+{#- The raw rows of `object_type` (a source table name's suffix: contacts, companies, deals)
+    as the staging models read them: `record` without the properties the CRM no longer lists
+    (hs_absent_properties), so a property deleted in the CRM reads as null for every record at
+    once, as a fresh load would give, not only for the records changed since; the absent
+    names in `absent_properties`. Aliases `raw` and `catalog` stay in scope for a where. -#}
+{% macro hs_listed_records(object_type) -%}
+    select
+        raw.id,
+        case
+            when cardinality(catalog.absent) = 0 then raw.record
+            else jsonb_set(raw.record, '{properties}', (raw.record -> 'properties') - catalog.absent)
+        end as record,
+        raw.updated_at,
+        raw.archived,
+        raw._load_id,
+        raw._loaded_at,
+        array_to_string(catalog.absent, ',') as absent_properties
+    from {{ source('hubspot', 'hubspot_' ~ object_type) }} as raw
+    cross join ({{ hs_absent_properties(object_type) }}) as catalog
 {%- endmacro %}

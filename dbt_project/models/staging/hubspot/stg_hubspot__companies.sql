@@ -1,21 +1,8 @@
 with
 
-catalog as (
-
-    {{ hs_absent_properties('companies') }}
-
-),
-
 source as (
 
-    select
-        raw.id,
-        {{ hs_listed_only('raw.record', 'catalog.absent') }} as record,
-        raw.updated_at,
-        raw.archived,
-        raw._loaded_at
-    from {{ source('hubspot', 'hubspot_companies') }} as raw
-    cross join catalog
+    {{ hs_listed_records('companies') }}
 
 ),
 

@@ -24,24 +24,9 @@
 
 with
 
-catalog as (
-
-    {{ hs_absent_properties('contacts') }}
-
-),
-
 source as (
 
-    select
-        raw.id,
-        {{ hs_listed_only('raw.record', 'catalog.absent') }} as record,
-        raw.updated_at,
-        raw.archived,
-        raw._load_id,
-        raw._loaded_at,
-        array_to_string(catalog.absent, ',') as absent_properties
-    from {{ source('hubspot', 'hubspot_contacts') }} as raw
-    cross join catalog
+    {{ hs_listed_records('contacts') }}
     {% if is_incremental() %}
         where
             raw._loaded_at > (select coalesce(max(staged.loaded_at), '-infinity') from {{ this }} as staged)

@@ -1,21 +1,8 @@
 with
 
-catalog as (
-
-    {{ hs_absent_properties('deals') }}
-
-),
-
 source as (
 
-    select
-        raw.id,
-        {{ hs_listed_only('raw.record', 'catalog.absent') }} as record,
-        raw.updated_at,
-        raw.archived,
-        raw._loaded_at
-    from {{ source('hubspot', 'hubspot_deals') }} as raw
-    cross join catalog
+    {{ hs_listed_records('deals') }}
 
 ),
 
