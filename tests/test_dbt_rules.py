@@ -134,7 +134,7 @@ def _unit_test_results() -> list[str]:
 # rebuild by design
 SCORES = {
     "staging.stg_hubspot__contacts": ("*", "contact_id"),
-    "intermediate.int_contact_fit_signals": (
+    "intermediate.int_contact_fit_signals_matched": (
         "contact_id, rule_group, rule_id, attribute, points, priority, disqualification_reason,"
         " label, fit_input_hash, rules_hash",
         "contact_id, rule_group",
@@ -151,8 +151,8 @@ SCORES = {
         " event_disqualification_reason, event_disqualified_at, rules_hash",
         "contact_id",
     ),
-    "intermediate.int_lead_features": ("*", "contact_id"),
-    "intermediate.int_lead_reasons": (
+    "intermediate.int_lead_features_derived": ("*", "contact_id"),
+    "intermediate.int_lead_reasons_summarized": (
         "contact_id, leadflow_reasons, has_fit_signals",
         "contact_id",
     ),
@@ -283,14 +283,14 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     assert 7 not in merged and merged[8] == counted[7] + counted[8]
 
     # days pass without new input: only decay and the inactivity clock move the scores
-    reasons = dict(row[:2] for row in hourly["intermediate.int_lead_reasons"])
+    reasons = dict(row[:2] for row in hourly["intermediate.int_lead_reasons_summarized"])
     engagement = {r[0]: r for r in hourly["intermediate.int_contact_engagement_scored"]}
     later = AS_OF + 2 * hour + timedelta(days=5)
     dbt_build(pg, later)
     hourly = _scores(pg)
     dbt_build(pg, later, full_refresh=True)
     assert _scores(pg) == hourly, "days later"
-    reasons_later = dict(row[:2] for row in hourly["intermediate.int_lead_reasons"])
+    reasons_later = dict(row[:2] for row in hourly["intermediate.int_lead_reasons_summarized"])
     assert "+24 demo request" in reasons[23] and "+21 demo request" in reasons_later[23]
     assert "no engagement" not in reasons[24] and "no engagement" in reasons_later[24]
     engagement_later = {r[0]: r for r in hourly["intermediate.int_contact_engagement_scored"]}
@@ -317,7 +317,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         assert {
             "int_events_classified",
             "int_contact_activities_summed",
-            "int_contact_fit_signals",
+            "int_contact_fit_signals_matched",
         } <= set(unlogged)
         conn.execute("truncate " + ", ".join(f"intermediate.{name}" for name in unlogged))
     dbt_build(pg, AS_OF - 24 * hour)

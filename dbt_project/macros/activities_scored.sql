@@ -12,7 +12,7 @@ activities as (
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 

@@ -4,7 +4,7 @@
     int_contact_activities_summed at 1M contacts. Null when the table is empty. -#}
 {% macro rules_changed() -%}
     (select built.rules_hash from {{ this }} as built limit 1)
-    <> (select settings.rules_hash from {{ ref('int_scoring_settings') }} as settings)
+    <> (select settings.rules_hash from {{ ref('int_scoring_settings_pivoted') }} as settings)
 {%- endmacro %}
 
 {#- Pre-hook of an incremental scoring model whose rows carry rules_hash and built_as_of (the
@@ -15,7 +15,7 @@
     where
         {{ rules_changed() }}
         or (select max(built.built_as_of) from {{ this }} as built)
-        > (select settings.as_of from {{ ref('int_scoring_settings') }} as settings)
+        > (select settings.as_of from {{ ref('int_scoring_settings_pivoted') }} as settings)
 {%- endmacro %}
 
 {#- Whether a row of an input with `built_as_of` was written since this model's previous build:

@@ -1,4 +1,4 @@
-{#- int_lead_signals' select; with `contacts` (a CTE or relation with contact_id) and `sums` (a
+{#- int_lead_signals_listed' select; with `contacts` (a CTE or relation with contact_id) and `sums` (a
     CTE of those contacts' rows of int_contact_activities_summed), only those contacts' signals,
     each source filtered before its texts and points are computed. -#}
 {% macro lead_signals(contacts=none, sums=none) -%}
@@ -27,7 +27,7 @@ from (
         cast(null as bigint) as event_count,
         cast(null as timestamp with time zone) as signal_at,
         cast(null as float8) as seconds_valid
-    from {{ ref('int_contact_fit_signals') }}
+    from {{ ref('int_contact_fit_signals_matched') }}
     {%- if contacts %}
     where contact_id in (select contact_id from {{ contacts }})
     {%- endif %}
@@ -68,14 +68,14 @@ from (
         {%- endif %}
         offset 0  -- noqa: AM09
     ) as activities
-    cross join {{ ref('int_scoring_settings') }} as settings
+    cross join {{ ref('int_scoring_settings_pivoted') }} as settings
 
     union all
 
     -- every activity row of a contact carries the contact's last engagement (see
     -- int_contact_activities_summed), so only the rows of inactive contacts are grouped; the
     -- cutoff is a scalar subquery, so the scan compares with a constant. Taken from the sums,
-    -- not from int_contact_engagement_scored, so that int_lead_reasons need not wait for it.
+    -- not from int_contact_engagement_scored, so that int_lead_reasons_summarized need not wait for it.
     select
         inactive.contact_id,
         'engagement' as signal_category,
@@ -93,11 +93,11 @@ from (
         where
             (summed.last_engaged_at is null
             or summed.last_engaged_at < (
-                select {{ inactivity_cutoff() }} from {{ ref('int_scoring_settings') }} as settings
+                select {{ inactivity_cutoff() }} from {{ ref('int_scoring_settings_pivoted') }} as settings
             ))
         group by summed.contact_id
     ) as inactive
-    cross join {{ ref('int_scoring_settings') }} as settings
+    cross join {{ ref('int_scoring_settings_pivoted') }} as settings
 
 ) as unioned
 where points <> 0

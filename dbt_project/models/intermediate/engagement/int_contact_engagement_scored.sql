@@ -1,7 +1,7 @@
 {#- Per contact with events: engagement score 0–100 at as_of (capped activity points + inactivity
     penalty, clamped), engagement/hand-raise timestamps and the event-based disqualification.
 
-    Incremental per contact, like int_lead_reasons: the score is an integer, and between two
+    Incremental per contact, like int_lead_reasons_summarized: the score is an integer, and between two
     changes of a contact's sums it moves only with time, along a curve known in advance. All
     decaying points share one half-life, so until a capped activity decays below its cap the
     points are C + P * 0.5 ^ (t / half_life): C the points that stay (capped or not decaying), P
@@ -12,7 +12,7 @@
     build recomputes the contacts past it and those whose sums were written since the previous
     build. The pre-hook empties the table when the rules changed or as_of moved backwards (a
     backfill), drops merged-away contacts (their sums are gone) and gives the transaction 128MB of
-    work_mem, as int_lead_reasons has. -#}
+    work_mem, as int_lead_reasons_summarized has. -#}
 {{
     config(
         materialized='incremental',
@@ -36,7 +36,7 @@ with
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 

@@ -30,7 +30,7 @@ with
 
         select coalesce(max(classified.loaded_at), '-infinity'::timestamptz) as loaded_at
         from {{ this }} as classified
-        where classified.rules_hash = (select settings.rules_hash from {{ ref('int_scoring_settings') }} as settings)
+        where classified.rules_hash = (select settings.rules_hash from {{ ref('int_scoring_settings_pivoted') }} as settings)
 
     ),
 {% endif %}
@@ -73,7 +73,7 @@ activity_rules as (
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 

@@ -1,13 +1,13 @@
 {#- Fit score 0–100 (sum of the contact's fit signals, clamped), grade from fit_grades and the
     fit-based disqualification reason (from the highest-priority disqualifying rule).
 
-    Incremental per contact, like int_contact_fit_signals and on the same key: a contact's fit
+    Incremental per contact, like int_contact_fit_signals_matched and on the same key: a contact's fit
     changes only with its fit_input_hash or the rules, so an hourly build scores again only the
     contacts whose hash changed or that are new (about the hour's changed contacts), not all of
-    them. The pre-hook (drop_stale_fit_rows, as in int_contact_fit_signals) empties the table when
+    them. The pre-hook (drop_stale_fit_rows, as in int_contact_fit_signals_matched) empties the table when
     the rules changed and drops the rows of contacts whose hash changed or that left
     int_contacts_enriched; the build scores every contact without a row.
-    int_contact_fit_signals, built before, matched exactly those contacts again. -#}
+    int_contact_fit_signals_matched, built before, matched exactly those contacts again. -#}
 {{
     config(
         materialized='incremental',
@@ -23,7 +23,7 @@ with
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 
@@ -48,7 +48,7 @@ signal_totals as (
     select
         contact_id,
         sum(points) as fit_points
-    from {{ ref('int_contact_fit_signals') }}
+    from {{ ref('int_contact_fit_signals_matched') }}
     {% if is_incremental() %}
         where contact_id in (select contacts.contact_id from contacts)
     {% endif %}
@@ -61,7 +61,7 @@ fit_disqualifications as (
     select distinct on (contact_id)
         contact_id,
         disqualification_reason
-    from {{ ref('int_contact_fit_signals') }}
+    from {{ ref('int_contact_fit_signals_matched') }}
     where
         disqualification_reason is not null
         {% if is_incremental() %}

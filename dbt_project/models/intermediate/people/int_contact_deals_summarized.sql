@@ -1,9 +1,9 @@
-{#- Per contact: deal counts and dates from int_contact_deals. -#}
+{#- Per contact: deal counts and dates from int_contact_deals_associated. -#}
 with
 
 contact_deals as (
 
-    select * from {{ ref('int_contact_deals') }}
+    select * from {{ ref('int_contact_deals_associated') }}
 
 ),
 

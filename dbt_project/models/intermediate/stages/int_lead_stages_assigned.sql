@@ -17,13 +17,13 @@ with
 
 features as (
 
-    select * from {{ ref('int_lead_features') }}
+    select * from {{ ref('int_lead_features_derived') }}
 
 ),
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 

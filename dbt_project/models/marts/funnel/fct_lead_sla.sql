@@ -22,7 +22,7 @@ contacts as (
 
 contact_deals as (
 
-    select * from {{ ref('int_contact_deals') }}
+    select * from {{ ref('int_contact_deals_associated') }}
 
 ),
 
@@ -40,7 +40,7 @@ lifecycle_stage_mapping as (
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 

@@ -22,7 +22,7 @@ history as (
 
 reasons as (
 
-    select * from {{ ref('int_lead_reasons') }}
+    select * from {{ ref('int_lead_reasons_summarized') }}
 
 ),
 
@@ -46,7 +46,7 @@ lifecycle_stage_mapping as (
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 signals as (
 
-    select * from {{ ref('int_lead_signals') }}
+    select * from {{ ref('int_lead_signals_listed') }}
 
 ),
 

@@ -46,7 +46,7 @@ disqualification_reasons as (
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 

@@ -1,13 +1,13 @@
 {#- Explainability: every fit rule, engagement activity (decayed, capped points) and inactivity penalty
     that contributed points, with a short display text such as "+30 demo request (2026-11-20)".
     Unranked: its readers order a contact's signals by signal_rank_order() themselves
-    (fct_lead_signals numbers them, int_lead_reasons keeps the strongest). Every contact with
+    (fct_lead_signals numbers them, int_lead_reasons_summarized keeps the strongest). Every contact with
     signals, archived ones too (their events are still classified): readers keep the live contacts,
     since joining them here would cost a hash join of all 15M signals at 1M contacts.
 
     One select over inline subqueries, not CTEs: Postgres merges a view into its reader's plan
-    only when the view has no WITH clause. Merged, a full build of int_lead_reasons reads the fit
+    only when the view has no WITH clause. Merged, a full build of int_lead_reasons_summarized reads the fit
     signals in their index's contact order and sorts only the activities (17 s at 1M contacts);
     as a separate subquery it sorted all 15M signals with their texts (20 s). The select is the
-    macro lead_signals(), which an hourly int_lead_reasons calls for its recomputed contacts. -#}
+    macro lead_signals(), which an hourly int_lead_reasons_summarized calls for its recomputed contacts. -#}
 {{ lead_signals() }}

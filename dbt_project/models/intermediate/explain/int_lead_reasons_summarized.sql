@@ -1,5 +1,5 @@
 {#- Per contact with scoring signals: the reasons text pushed to the CRM, the top four positive
-    then the top three negative signals of int_lead_signals in signal_rank_order() (and a row
+    then the top three negative signals of int_lead_signals_listed in signal_rank_order() (and a row
     without text for an active contact without signals, until its inactivity penalty). Its own node
     rather than a CTE of fct_lead_qualification: it runs beside the engagement and stage models,
     which it does not read. Two ordered aggregates per contact, not a window rank then a filter
@@ -35,14 +35,14 @@
     )
 }}
 
-/* depends_on: {{ ref('int_contact_fit_signals') }}, {{ ref('int_contact_fit_scored') }},
+/* depends_on: {{ ref('int_contact_fit_signals_matched') }}, {{ ref('int_contact_fit_scored') }},
    {{ ref('stg_hubspot__contact_merges') }} (read in an hourly build only) */
 
 with
 
 settings as (
 
-    select * from {{ ref('int_scoring_settings') }}
+    select * from {{ ref('int_scoring_settings_pivoted') }}
 
 ),
 
@@ -111,14 +111,14 @@ settings as (
     ),
 {% endif %}
 
--- an hourly build reads int_lead_signals' select filtered at each source (see the macros):
+-- an hourly build reads int_lead_signals_listed' select filtered at each source (see the macros):
 -- filtering the views would compute every contact's signals first
 signals as (
 
     {% if is_incremental() %}
         {{ lead_signals('recomputed_contacts', 'recomputed_sums') }}
     {% else %}
-        select * from {{ ref('int_lead_signals') }}
+        select * from {{ ref('int_lead_signals_listed') }}
     {% endif %}
 
 ),
