@@ -8,6 +8,8 @@
     One select over inline subqueries, not CTEs: Postgres merges a view into its reader's plan
     only when the view has no WITH clause. Merged, a full build of int_lead_reasons_summarized reads the fit
     signals in their index's contact order and sorts only the activities (17 s at 1M contacts);
-    as a separate subquery it sorted all 15M signals with their texts (20 s). The select is the
-    macro lead_signals(), which an hourly int_lead_reasons_summarized calls for its recomputed contacts. -#}
+    as a separate subquery it sorted all 15M signals with their texts (20 s).
+
+    The select is macro lead_signals() (macros/signals/), which the hourly
+    int_lead_reasons_summarized runs for the contacts it recomputes. -#}
 {{ lead_signals() }}

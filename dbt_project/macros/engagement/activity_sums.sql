@@ -1,31 +1,3 @@
-{#- points * 0.5 ^ (age / half_life_days) when the row's rule decays, else points; `age` is an
-    interval expression and the row must carry `decays` and `half_life_days`. float8 on purpose:
-    numeric power() is about ten times slower over millions of events, and date_part() returns
-    float8 where extract() computes a numeric (6M rows: 0.7 s against 1.3 s). -#}
-{% macro decayed_points(points, age) -%}
-    case
-        when decays
-            then {{ points }} * power(0.5::float8, date_part('epoch', {{ age }}) / 86400.0 / half_life_days::float8)
-        else {{ points }}
-    end
-{%- endmacro %}
-
-{#- `expr` capped at ±cap_points (no cap when the row's cap_points is null; cap_points >= 0, a seed
-    test). `expr` appears once: a decayed sum is a power() call, and the planner inlines every
-    occurrence of it (three in a case form, evaluated twice per row). -#}
-{% macro capped(expr) -%}
-    least(
-        greatest({{ expr }}, -coalesce(cast(cap_points as float8), 'Infinity')),
-        coalesce(cast(cap_points as float8), 'Infinity')
-    )
-{%- endmacro %}
-
-{#- A float8 `expr` rounded to an integer, halves away from zero as numeric round() does (float8
-    round() goes to even); no numeric cast per row. -#}
-{% macro round_half_away(expr) -%}
-    cast(sign({{ expr }}) * floor(abs({{ expr }}) + 0.5) as integer)
-{%- endmacro %}
-
 {#- Per contact in `events` (a CTE or relation of classified events): the last event up to as_of
     that counts as engagement (null when none). Needs a `settings` CTE. as_of is checked in the
     aggregate's filter, not in a where clause the planner could answer from the occurred_at index:
@@ -105,33 +77,4 @@
         select jsonb_agg(event_time order by cast(event_time #>> '{}' as timestamp with time zone))
         from jsonb_array_elements({{ times }}) as event_time
     )
-{%- endmacro %}
-
-{#- A contact whose last engagement lies before this time (or who never engaged) is inactive at
-    as_of. Needs `settings`. -#}
-{% macro inactivity_cutoff() -%}
-    settings.as_of - make_interval(days => cast(settings.inactivity_after_days as integer))
-{%- endmacro %}
-
-{#- When the inactivity penalty of a contact whose last engagement was `last_engaged_at` starts:
-    the time at which inactivity_cutoff() passes it. Needs `settings`. -#}
-{% macro inactivity_starts_at(last_engaged_at) -%}
-    {{ last_engaged_at }} + make_interval(days => cast(settings.inactivity_after_days as integer))
-{%- endmacro %}
-
-{#- Seconds until decaying points shrink by the factor exp(`ln_ratio`): they halve every
-    half_life_days. Needs `settings`. -#}
-{% macro seconds_to_decay(ln_ratio) -%}
-    86400 * cast(settings.half_life_days as float8) * {{ ln_ratio }} / ln(2)
-{%- endmacro %}
-
-{#- The inactivity penalty at as_of of a contact with events whose last engagement was
-    `last_engaged_at` (null: never), for the engagement score and for the signal that explains it.
-    Needs `settings`. -#}
-{% macro inactivity_points(last_engaged_at) -%}
-    case
-        when {{ last_engaged_at }} is null or {{ last_engaged_at }} < {{ inactivity_cutoff() }}
-            then settings.inactivity_points
-        else 0
-    end
 {%- endmacro %}

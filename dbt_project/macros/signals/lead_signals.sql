@@ -1,4 +1,4 @@
-{#- int_lead_signals_listed' select; with `contacts` (a CTE or relation with contact_id) and `sums` (a
+{#- int_lead_signals_listed's select; with `contacts` (a CTE or relation with contact_id) and `sums` (a
     CTE of those contacts' rows of int_contact_activities_summed), only those contacts' signals,
     each source filtered before its texts and points are computed. -#}
 {% macro lead_signals(contacts=none, sums=none) -%}
