@@ -83,7 +83,7 @@ mql_to_sal as (
     left join history_ordered
         on
             starts.contact_id = history_ordered.contact_id
-            and history_ordered.funnel_order >= 4
+            and history_ordered.funnel_order >= {{ funnel_order_of('sal') }}
             and starts.mql_at <= history_ordered.stage_entered_at
     where starts.mql_at is not null
     group by starts.contact_id, starts.mql_at, settings.sla_mql_to_sal_hours

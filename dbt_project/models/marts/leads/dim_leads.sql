@@ -37,12 +37,12 @@ milestones as (
 
     select
         contact_id,
-        min(stage_entered_at) filter (where funnel_order >= 2) as first_reached_lead_at,
-        min(stage_entered_at) filter (where funnel_order >= 3) as first_reached_mql_at,
-        min(stage_entered_at) filter (where funnel_order >= 4) as first_reached_sal_at,
-        min(stage_entered_at) filter (where funnel_order >= 5) as first_reached_sql_at,
-        min(stage_entered_at) filter (where funnel_order >= 6) as first_reached_opportunity_at,
-        min(stage_entered_at) filter (where funnel_order >= 7) as first_reached_customer_at,
+        min(stage_entered_at) filter (where funnel_order >= {{ funnel_order_of('lead') }}) as first_reached_lead_at,
+        min(stage_entered_at) filter (where funnel_order >= {{ funnel_order_of('mql') }}) as first_reached_mql_at,
+        min(stage_entered_at) filter (where funnel_order >= {{ funnel_order_of('sal') }}) as first_reached_sal_at,
+        min(stage_entered_at) filter (where funnel_order >= {{ funnel_order_of('sql') }}) as first_reached_sql_at,
+        min(stage_entered_at) filter (where funnel_order >= {{ funnel_order_of('opportunity') }}) as first_reached_opportunity_at,
+        min(stage_entered_at) filter (where funnel_order >= {{ funnel_order_of('customer') }}) as first_reached_customer_at,
         min(stage_entered_at) filter (where to_stage = 'mql') as first_mql_at,
         max(stage_entered_at) filter (where to_stage = 'mql') as latest_mql_at,
         min(stage_entered_at) filter (where to_stage = 'sql') as first_sql_at,
@@ -53,7 +53,7 @@ milestones as (
         count(*) filter (where to_stage = 'nurture') as nurture_entry_count,
         count(*) filter (where from_stage is not null) as stage_change_count,
         min(observed_at) as first_observed_at,
-        (array_agg(leadflow_score order by observed_at asc) filter (where funnel_order >= 3))[1]
+        (array_agg(leadflow_score order by observed_at asc) filter (where funnel_order >= {{ funnel_order_of('mql') }}))[1]
             as leadflow_score_at_first_mql
     from history_ordered
     group by contact_id
