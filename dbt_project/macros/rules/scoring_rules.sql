@@ -4,10 +4,19 @@
                'fit_rules', 'lead_status_rules', 'lifecycle_stage_mapping', 'scoring_settings']) }}
 {%- endmacro %}
 
-{#- Names of the settings pivoted from scoring_settings into int_scoring_settings_pivoted columns. -#}
+{#- Read from the seed when the model runs: each row of scoring_settings declares one setting, so
+    a setting is added or renamed in the CSV alone. While dbt only parses there are none. -#}
 {% macro scoring_setting_names() -%}
-    {{ return(['fit_weight', 'engagement_weight', 'half_life_days', 'lead_min_fit_score', 'mql_min_score',
-               'mql_min_fit_score', 'sql_min_fit_score', 'sql_hand_raise_window_days', 'cold_after_days',
-               'inactivity_after_days', 'inactivity_points', 'sla_mql_to_sal_hours',
-               'sla_sql_first_touch_hours']) }}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select setting_name from {{ ref('scoring_settings') }} order by setting_name
+    {%- endset -%}
+    {%- set names = run_query(query).columns[0].values() | list -%}
+    {#- each name becomes a column name and a string literal -#}
+    {%- for name in names if not modules.re.match('^[a-z][a-z0-9_]*$', name) -%}
+        {{ exceptions.raise_compiler_error("seed scoring_settings: setting_name " ~ name ~ " is not a lower-case identifier") }}
+    {%- endfor -%}
+    {{ return(names) }}
 {%- endmacro %}

@@ -38,10 +38,11 @@ rules_hash as (
 
 pivoted as (
 
+    -- a column per row of the seed, named by it (macro scoring_setting_names)
     select
-        {% for setting_name in scoring_setting_names() %}
+        {% for setting_name in scoring_setting_names() -%}
             max(case when setting_name = '{{ setting_name }}' then setting_value end) as {{ setting_name }},
-        {% endfor %}
+        {% endfor -%}
         {{ as_of() }} as as_of
     from settings
 
