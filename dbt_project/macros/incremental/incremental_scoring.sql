@@ -1,7 +1,7 @@
 {#- Whether the scoring rules changed since this incremental model was built. All its rows carry
     the rules_hash of the build that wrote them, and they share one (a build under new rules
-    starts over), so one row tells: comparing every row cost 2.3 s per hour on
-    int_contact_activities_summed at 1M contacts. Null when the table is empty. -#}
+    starts over), so one row tells: comparing every row cost seconds per hour at 1M contacts. Null
+    when the table is empty. -#}
 {% macro rules_changed() -%}
     (select built.rules_hash from {{ this }} as built limit 1)
     <> (select settings.rules_hash from {{ ref('int_scoring_settings_pivoted') }} as settings)

@@ -2,8 +2,8 @@
     halved per half_life_days since then when the rule decays) and capped at ±cap_points; also the
     sum as it stood at the contact's last engagement (the score it had when it went quiet), used to
     decide whether a cold contact had been qualified. One pass over int_contact_activities_summed:
-    no event is read here. Points stay float8: a numeric cast per row cost 0.5 µs (3 s per read of
-    6M rows at 1M contacts); readers cast their per-contact sums instead.
+    no event is read here. Points stay float8: a numeric cast per row costs seconds per read at 1M
+    contacts; readers cast their per-contact sums instead.
 
     The select is macro activities_scored() (macros/engagement/), which the hourly
     int_contact_engagement_scored and int_lead_reasons_summarized run over the sums of the contacts

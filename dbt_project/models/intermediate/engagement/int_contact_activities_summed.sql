@@ -17,16 +17,14 @@
     build: nothing is counted twice.
 
     Hourly builds plan without nested loops (set local: this model's transaction only): an hourly
-    slice (1.1M rows for 181k contacts at 1M contacts) is joined best by hashing. With the key
-    index the table once had, the planner fetched the stored rows one contact at a time in random
-    heap order: 5.3 s, where a scan and a hash join take 1.1 s (the whole select: 14.1 s -> 8.5 s).
-    They also get 256MB of work_mem: with the default 4MB that slice, materialized once and hashed
-    for the fold, spilled to disk (the node 13.8-15.3 s against 11.7-12.1 s; the backend's peak
-    resident memory is then 630 MB).
+    slice of the stored sums is joined best by hashing. With the key index the table once had, the
+    planner fetched the stored rows one contact at a time in random heap order, slower than a scan
+    and a hash join. They also get 256MB of work_mem: with the default 4MB that slice,
+    materialized once and hashed for the fold, spilled to disk.
 
     One row per contact and activity by construction: each branch groups by that key, folding
     joins on it, and a contact is either folded or recomputed. No unique index checks it at run
-    time: its upkeep was most of an hourly insert at 1M contacts (5.8 s with it, 0.9 s without),
+    time: its upkeep was most of an hourly insert,
     and a data test would scan the whole table on the critical path. tests/test_dbt_rules.py
     compares hourly builds with full rebuilds, where a duplicate row shows. -#}
 {{
@@ -89,8 +87,8 @@ settings as (
             and occurred_at > (select built_as_of from previous)
             and occurred_at <= (select as_of from settings)
             -- `loaded_at <= ...` for a never-null loaded_at, in a form the planner cannot answer
-            -- from the loaded_at index: it ANDed a bitmap of every counted event (20M at 1M
-            -- contacts: 0.5 s) with the few in the window
+            -- from the loaded_at index: it ANDed a bitmap of every counted event with the few in
+            -- the window
             and (loaded_at > (select last_loaded_at from previous)) is not true
 
     ),
@@ -185,8 +183,7 @@ settings as (
                 stored.contact_id = new_summed.contact_id
                 and stored.activity_key = new_summed.activity_key
         inner join engagement on coalesce(stored.contact_id, new_summed.contact_id) = engagement.contact_id
-        -- not exists, not `not in`: the planner ran `not in` as a list scan per row (1.1M rows times
-        -- 100 recomputed contacts: 9.5 s)
+        -- not exists, not `not in`: the planner ran `not in` as a list scan per folded row
         where not exists (
                 select from recomputed_contacts
                 where recomputed_contacts.contact_id = coalesce(stored.contact_id, new_summed.contact_id)

@@ -58,9 +58,8 @@ settings as (
     -- the activity rows of the contacts to recompute: those whose sums were written after the
     -- previous build or in a build at this as_of (a re-run; all the rows of a contact are
     -- written together), every row when the table is empty, and the rows of the due contacts.
-    -- One filter in the scan: a semi join with the set of those contacts probed all 6M rows at
-    -- 1M contacts (2.4 s). Read once for the three CTEs below, which each scanned the table
-    -- before (the select 6.2 s -> 5.5 s at 1M contacts, 217k recomputed).
+    -- One filter in the scan: a semi join with the set of those contacts probed every row. Read
+    -- once for the three CTEs below, which each scanned the table before.
     recomputed_sums as materialized (
 
         select summed.*
@@ -126,7 +125,7 @@ disqualifications as (
 ),
 
 -- one chain of CTEs, each read once: a CTE read twice is materialized, and joining event_facts
--- back to itself cost about 3 s at 1M contacts
+-- back to itself cost seconds at 1M contacts
 event_facts as (
 
     select
@@ -212,7 +211,7 @@ final as (
 )
 
 -- Written in contact order: rows in the order a hash aggregate emits them made the unique test's
--- own hash aggregate, short of memory at 1M contacts, probe ever longer runs of its table (one hour
--- of the bench: over ten minutes, where rows in any other order take half a second)
+-- own hash aggregate, short of memory at 1M contacts, probe ever longer runs of its table (it
+-- stalled the bench's hourly build)
 select * from final
 order by contact_id

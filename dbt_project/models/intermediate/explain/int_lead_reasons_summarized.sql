@@ -3,7 +3,7 @@
     without text for an active contact without signals, until its inactivity penalty). Its own node
     rather than a CTE of fct_lead_qualification: it runs beside the engagement and stage models,
     which it does not read. Two ordered aggregates per contact, not a window rank then a filter
-    and a second sort: at 1M contacts (15M signals) 17 s instead of 21 s.
+    and a second sort.
 
     Incremental per contact, because the text changes far less often than the scores: it shows
     integer points, fit points change only with the contact, and an activity's decayed points
@@ -13,13 +13,11 @@
     score were written since the previous build, and those that left the fit scores or were
     merged away (their row is dropped when no signal is left). Fit changes are read from
     int_contact_fit_scored, one row per contact, rewritten whenever the contact's fit matches are
-    (at 1M contacts, finding the recomputed set takes 1.9 s instead of 2.9 s against the 8.5M
-    fit-signal rows), and the recomputed contacts' activity rows are read from the sums once, for
-    their signals and their last engagement, instead of three scans of the 6M rows (the whole
-    select: 16.0-16.8 s before the two changes, 14.0 s after). The pre-hook empties the table
-    when the rules changed or as_of moved backwards (a backfill), and gives this transaction
-    128MB of work_mem: with the default 4MB the hourly select's hash joins and sorts spilled to
-    disk (at 1M contacts, 214k recomputed: 21.9 s, against 17.2 s). -#}
+    (a smaller table than the fit signals), and the recomputed contacts' activity rows are read
+    from the sums once, for their signals and their last engagement, instead of in three scans.
+    The pre-hook empties the table when the rules changed or as_of moved backwards (a backfill),
+    and gives this transaction 128MB of work_mem: with the default 4MB the hourly select's hash
+    joins and sorts spilled to disk. -#}
 {{
     config(
         materialized='incremental',

@@ -53,8 +53,8 @@ history_ordered as (
     left join lifecycle_stage_mapping on history.to_stage = lifecycle_stage_mapping.leadflow_stage
     -- as_of as a literal (not settings.as_of) in the history filters here and in
     -- fct_lead_qualification and dim_leads: the planner then knows nearly every row passes and
-    -- scans the table. With an unknown value it expected a third of the rows and read 1M of them
-    -- through the contact index (4 s at 1M contacts).
+    -- scans the table. With an unknown value it expected a third of the rows and read them
+    -- through the contact index.
     where history.observed_at <= {{ as_of() }}
 
 ),
