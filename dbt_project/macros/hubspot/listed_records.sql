@@ -4,11 +4,7 @@
 {% macro hs_absent_properties(object_type) -%}
     {%- set listed = source('hubspot', 'hubspot_properties') -%}
     select coalesce(array_agg(wanted.name order by wanted.name), '{}'::text[]) as absent
-    from unnest(array[
-        {%- for name in var('hubspot_properties_read')[object_type] -%}
-            '{{ name }}'{{ ", " if not loop.last }}
-        {%- endfor -%}
-    ]::text[]) as wanted (name)
+    from unnest(array['{{ var('hubspot_properties_read')[object_type] | join("', '") }}']::text[]) as wanted (name)
     where
         exists (select from {{ listed }} where object_type = '{{ object_type }}')
         and not exists (

@@ -2,6 +2,8 @@
     CTE of those contacts' rows of int_contact_activities_summed), only those contacts' signals,
     each source filtered before its texts and points are computed. -#}
 {% macro lead_signals(contacts=none, sums=none) -%}
+{%- set activities_scored_rows = '(' ~ activities_scored(sums=sums) ~ ') as scored' if sums
+    else ref('int_contact_activities_scored') -%}
 select
     contact_id,
     signal_category,
@@ -61,11 +63,7 @@ from (
             capped_points,
             event_count,
             last_occurred_at
-        {%- if sums %}
-        from ({{ activities_scored(sums=sums) }}) as scored
-        {%- else %}
-        from {{ ref('int_contact_activities_scored') }}
-        {%- endif %}
+        from {{ activities_scored_rows }}
         offset 0  -- noqa: AM09
     ) as activities
     cross join {{ ref('int_scoring_settings_pivoted') }} as settings
