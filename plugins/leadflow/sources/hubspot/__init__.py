@@ -1,0 +1,1 @@
+"""HubSpot: the CRM and marketing source, and the CRM leadflow writes back to."""
