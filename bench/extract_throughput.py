@@ -24,7 +24,7 @@ from leadflow.config import HubSpotSettings
 from leadflow.db import connect, ensure_schema
 from leadflow.extract import STREAMS, extract_stream
 from leadflow.local import start_embedded_postgres, stop_embedded_postgres
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 

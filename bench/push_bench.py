@@ -32,7 +32,7 @@ from leadflow.config import HubSpotSettings, PostgresSettings
 from leadflow.db import connect, ensure_schema, open_connection
 from leadflow.hubspot import HubSpotClient
 from leadflow.local import start_embedded_postgres, stop_embedded_postgres
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
 TOKEN = "bench-token"
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)

@@ -36,7 +36,7 @@ from leadflow.local import (  # noqa: E402
 )
 
 if TYPE_CHECKING:
-    from leadflow.sandbox import SandboxServer
+    from leadflow.sources.hubspot.sandbox import SandboxServer
 
 TOKEN = "test-token"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def pg(pg_server: PostgresSettings) -> Iterator[PostgresSettings]:
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     """An empty portal served over HTTP; tests add the records they need."""
-    from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+    from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
     portal = Portal()
     portal.clock = lambda: NOW

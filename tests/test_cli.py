@@ -19,8 +19,8 @@ import pytest
 from leadflow import cli
 from leadflow.config import PostgresSettings
 from leadflow.local import REPO_ROOT, connection_env
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
-from leadflow.sandbox.server import Response
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox.server import Response
 
 from .conftest import TOKEN
 

@@ -558,7 +558,7 @@ def test_a_revoked_token_fails_at_once_and_the_alert_names_every_failed_stream(
     minutes), and the run's alert names each failed extract by its stream, all four."""
     import time
 
-    from leadflow.sandbox.server import Response
+    from leadflow.sources.hubspot.sandbox.server import Response
 
     original = sandbox.app.handle
 
@@ -616,7 +616,7 @@ def test_an_hour_of_deletions_late_events_lost_values_and_schema_drift_ends_corr
 
     from leadflow.config import PostgresSettings
     from leadflow.local import connection_env
-    from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+    from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
     ids, portal = seeded, sandbox.portal
     portal.update_object("contacts", ids["hand_raiser"], {"bant_budget": "no"}, updated_at=NOW)

@@ -26,7 +26,7 @@ from leadflow.config import HubSpotSettings, PostgresSettings
 from leadflow.db import connect, ensure_schema
 from leadflow.hubspot import HubSpotClient
 from leadflow.push import CrmRules, PushOptions, build_plan
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
 from .conftest import NOW, TOKEN
 

@@ -23,7 +23,7 @@ import pytest
 
 from leadflow.config import PostgresSettings
 from leadflow.local import connection_env, run_lead_sync, stack_env
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
 from .test_push import SendRecorder
 

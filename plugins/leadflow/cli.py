@@ -241,7 +241,7 @@ def _connections(check_hubspot: bool = True) -> tuple[PostgresSettings, HubSpotS
 def cmd_demo(args: argparse.Namespace) -> int:
     """Embedded Postgres + seeded sandbox + one lead_sync run through Airflow, then a summary."""
     from leadflow.local import connection_env, start_embedded_postgres
-    from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+    from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
     began = time.monotonic()
     logical_date = _current_hour()
@@ -541,7 +541,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve a seeded HubSpot-compatible sandbox until interrupted."""
-    from leadflow.sandbox import serve_forever
+    from leadflow.sources.hubspot.sandbox import serve_forever
 
     serve_forever(
         host=args.host,

@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from leadflow.sandbox.faults import FaultInjector, RateLimiter, Verdict
-from leadflow.sandbox.portal import ApiError, Portal, Reply, parse_ms
+from leadflow.sources.hubspot.sandbox.faults import FaultInjector, RateLimiter, Verdict
+from leadflow.sources.hubspot.sandbox.portal import ApiError, Portal, Reply, parse_ms
 
 log = logging.getLogger(__name__)
 

@@ -1,16 +1,17 @@
-"""`python -m leadflow.sandbox`: serve a generated HubSpot portal until Ctrl-C."""
+"""`python -m leadflow.sources.hubspot.sandbox`: serve a generated HubSpot portal until Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-from leadflow.sandbox.server import serve_forever
+from leadflow.sources.hubspot.sandbox.server import serve_forever
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m leadflow.sandbox", description="HubSpot-compatible sandbox API server."
+        prog="python -m leadflow.sources.hubspot.sandbox",
+        description="HubSpot-compatible sandbox API server.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (0.0.0.0 in Docker)")
     parser.add_argument("--port", type=int, default=8089)
