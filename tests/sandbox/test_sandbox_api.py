@@ -20,7 +20,8 @@ import pytest
 
 import leadflow
 from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
-from leadflow.sources.hubspot.sandbox.portal import LIFECYCLE_STAGES, iso, parse_ms, to_ms
+from leadflow.sources.hubspot.sandbox.properties import LIFECYCLE_STAGES
+from leadflow.sources.hubspot.sandbox.values import iso, parse_ms, to_ms
 
 if TYPE_CHECKING:
     from conftest import Sandbox

@@ -34,7 +34,7 @@ from hubspot.events.send import BehavioralEventHttpCompletionRequest
 from urllib3.util.retry import Retry
 
 from leadflow.sources.hubspot.sandbox import Portal
-from leadflow.sources.hubspot.sandbox.portal import to_ms
+from leadflow.sources.hubspot.sandbox.values import to_ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable

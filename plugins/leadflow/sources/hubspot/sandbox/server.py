@@ -23,7 +23,8 @@ from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from leadflow.sources.hubspot.sandbox.faults import FaultInjector, RateLimiter, Verdict
-from leadflow.sources.hubspot.sandbox.portal import ApiError, Portal, Reply, parse_ms
+from leadflow.sources.hubspot.sandbox.portal import Portal
+from leadflow.sources.hubspot.sandbox.values import ApiError, Reply, parse_ms
 
 log = logging.getLogger(__name__)
 
