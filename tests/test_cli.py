@@ -17,15 +17,14 @@ import psycopg
 import pytest
 
 from leadflow import cli
-from leadflow.config import PostgresSettings
-from leadflow.local import REPO_ROOT, connection_env
+from leadflow.settings import REPO_ROOT, PostgresSettings
 from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 from leadflow.sources.hubspot.sandbox.server import Response
 
-from .conftest import TOKEN
+from .conftest import TOKEN, connection_env
 
 LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
-COMMANDS = ["demo", "run", "backfill", "plan", "report", "doctor", "sandbox"]
+COMMANDS = ["demo", "run", "backfill", "plan", "report", "doctor", "sandbox", "dbt"]
 HOUR = timedelta(hours=1)
 
 
