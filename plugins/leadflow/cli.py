@@ -633,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = _command(
         sub, "doctor", cmd_doctor, "check connections, scopes, properties, dbt and GX suites"
     )
-    doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse` (~5 s)")
+    doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse`")
 
     from leadflow.sources import configured
 

@@ -39,8 +39,8 @@ def prefetched(batches: Iterator[Any], depth: int = PREFETCH_BATCHES) -> Iterato
     HTTP waits, Python's encoding and Postgres's writing overlap instead of adding up; an error
     in the fetcher is re-raised in the caller, and a caller that stops early stops the fetcher.
     While the fetcher encodes it holds the GIL; the loading thread needs it only for a moment
-    after each Postgres round trip, so the switch interval is shortened from 5 ms for the
-    duration (bench/load_bench.py measures it).
+    after each Postgres round trip, so the switch interval is shortened for the duration
+    (bench/load_bench.py measures it).
     """
     slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()

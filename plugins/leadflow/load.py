@@ -85,8 +85,8 @@ def load_concurrently(
     """`write` each batch in its own transaction (_batch_transaction), on `connections` at once.
 
     With one connection Postgres idles while the next batch is handed over and COPYed; with two
-    it writes one batch while it parses the other (bench/load_bench.py on 2 cores, first loads:
-    events 120-137k -> 110-158k rows/s, contacts 43-61k -> 64-88k). Batches commit in any order,
+    it writes one batch while it parses the other (bench/load_bench.py). Batches commit in any
+    order,
     which loses nothing: a stream's cursor moves only after this returns. A record read twice can
     put two running batches in each other's way (a deadlock, or a key the other just inserted);
     that batch is retried once the other has committed. The first error stops new batches and is
@@ -367,8 +367,8 @@ def insert_events(
     """Insert events into the raw `table`; events are immutable, so a known id is skipped, and
     an id already quarantined is not stored again (every run reads its window again).
 
-    A plain insert of the unknown ids is a quarter cheaper than `on conflict do nothing`
-    (200k events: 0.78 s vs 1.06 s). Only a concurrent load of the same events can still
+    A plain insert of the unknown ids is cheaper than `on conflict do nothing` (by about a
+    quarter). Only a concurrent load of the same events can still
     collide; that batch is then redone with `on conflict do nothing` under a savepoint.
     """
     insert = _INSERT_EVENTS.format(table=table)

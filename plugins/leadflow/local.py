@@ -82,7 +82,7 @@ def airflow_env(home: Path) -> dict[str, str]:
 
 
 def prepare_airflow(home: Path) -> None:
-    """Create the Airflow metadata database once per home (SQLite, ~7 s).
+    """Create the Airflow metadata database once per home (SQLite).
 
     A deployment with its own metadata database (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN) migrates
     it with its own tooling; touching it from here would be a surprise.
@@ -164,6 +164,7 @@ def stack_env(
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:8080/execution/",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__API_AUTH__JWT_SECRET": "local-stack-only",
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         **warehouse_env(pg),
         **sources_env,
         **pg.dbt_env(),

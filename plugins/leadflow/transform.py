@@ -72,8 +72,8 @@ def dbt_build(
     """`dbt build` at `as_of` (the run's data interval end); returns counts per status.
 
     Without `unit_tests`, the models' unit tests are left out: they check SQL logic on fixed
-    fixtures, so the data of an hourly run cannot fail them, and they cost about 4 s of the
-    1M-contact hourly build. The test suite runs them (tests/test_dbt_rules.py).
+    fixtures, so the data of an hourly run cannot fail them, and they cost seconds of every
+    hourly build. The test suite runs them (tests/test_dbt_rules.py).
     """
     project = project_dir()
     dbt = Path(sys.executable).with_name("dbt")
