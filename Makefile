@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 STACK_ENV := .leadflow/stack.env
 AIRFLOW_SERVICES := airflow-api-server airflow-scheduler airflow-dag-processor airflow-triggerer
 
-.PHONY: venv demo test lint bench-small bench clean report doctor \
+.PHONY: venv demo test lint dbt bench-small bench clean report doctor \
 	postgres sandbox airflow-init airflow-standalone $(AIRFLOW_SERVICES)
 
 venv: $(STAMP)
@@ -29,7 +29,12 @@ test: venv
 lint: venv
 	$(BIN)/ruff check plugins dags tests bench
 	$(BIN)/ruff format --check plugins dags tests bench
-	cd dbt_project && ../$(BIN)/sqlfluff lint models
+	cd dbt_project && ../$(BIN)/sqlfluff lint models macros tests
+
+# Any dbt command on the project, e.g. `make dbt ARGS="build --select crm_outgoing_contacts"`:
+# the profile comes from the warehouse connection, else the demo's embedded Postgres.
+dbt: venv
+	$(BIN)/leadflow dbt $(ARGS)
 
 bench-small: venv
 	$(BIN)/python -m bench.run --contacts 20000 --events 200000

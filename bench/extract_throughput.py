@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.rate_budget import BUDGET, WINDOW_S, accepted_times, stamp_requests, steady_window
-from leadflow.config import HubSpotSettings
 from leadflow.db import connect, ensure_schema
-from leadflow.extract import STREAMS, extract_stream
 from leadflow.local import start_embedded_postgres, stop_embedded_postgres
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.settings import HubSpotSettings
+from leadflow.sources.hubspot.streams import STREAMS, extract_stream
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 
@@ -64,7 +64,7 @@ def measure(pg) -> dict[str, float]:
     assert contacts == sum(
         1 for o in portal._objects["contacts"].values() if o.updated_ms < NOW.timestamp() * 1000
     )
-    assert {r["stream"]: r["mode"] for r in results}["contacts"] == "list"
+    assert {r.stream: r.mode for r in results}["contacts"] == "list"
     return {
         "steady_fraction_of_budget": round(fraction, 3),
         "overall_fraction": round(overall, 3),

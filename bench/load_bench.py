@@ -25,18 +25,12 @@ from typing import Any
 
 import psycopg
 
-from leadflow.config import PostgresSettings
 from leadflow.db import ensure_schema
 from leadflow.extract import BATCH_ROWS, prefetched
-from leadflow.load import (
-    Encoded,
-    LoadStats,
-    encode_events,
-    encode_objects,
-    load_concurrently,
-    load_events,
-    load_objects,
-)
+from leadflow.load import Encoded, load_concurrently
+from leadflow.settings import PostgresSettings
+from leadflow.sources.hubspot.raw import encode_events, encode_objects, load_events, load_objects
+from leadflow.stats import LoadStats
 
 TARGET_ROWS_PER_S = 150_000
 BASE = datetime(2026, 11, 1, tzinfo=UTC)

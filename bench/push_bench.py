@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.rate_budget import BUDGET, WINDOW_S, stamp_requests, steady_window
-from leadflow import push, quality
-from leadflow.config import HubSpotSettings, PostgresSettings
+from leadflow import plan, quality, send
 from leadflow.db import connect, ensure_schema, open_connection
-from leadflow.hubspot import HubSpotClient
 from leadflow.local import start_embedded_postgres, stop_embedded_postgres
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.settings import PostgresSettings, PushOptions
+from leadflow.sources.hubspot.client import HubSpotClient
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.settings import HubSpotSettings
+from leadflow.sources.hubspot.writeback import HubSpotCrm, HubSpotSession
 
 TOKEN = "bench-token"
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -95,7 +97,7 @@ def run(
     with quality.outgoing_locked(pg) as conn:  # the outgoing gate's seal, as after a pass
         quality.seal_outgoing(conn, f"bench-w{workers}")
     start = time.monotonic()
-    stats = push.push(pg, hs, f"bench-w{workers}", push.PushOptions(workers=workers))
+    stats = send.push(pg, HubSpotCrm(hs), f"bench-w{workers}", PushOptions(workers=workers))
     wall = time.monotonic() - start
     with connect(pg) as conn:
         (after_window,) = conn.execute(
@@ -130,8 +132,9 @@ def naive(
     would batch, through the same client and rate budget."""
     fresh_push_state(pg)
     with HubSpotClient(hs) as client, open_connection(pg) as conn:
-        rules = push.CrmRules.with_custom(client.properties("contacts"))
-        plans = list(itertools.islice(push._changed(conn, rules, push.PushOptions()), rows))
+        session = HubSpotSession(client)
+        session.prepare(create_missing=False)
+        plans = list(itertools.islice(plan.changed(conn, session, PushOptions()), rows))
         served.clear()
         start = time.monotonic()
         for p in plans:

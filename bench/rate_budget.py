@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from leadflow.sandbox import Portal
+from leadflow.sources.hubspot.sandbox import Portal
 
 BUDGET = 190  # requests per 10 s, a Pro/Enterprise private app's limit
 WINDOW_S = 10.0

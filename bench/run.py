@@ -23,11 +23,13 @@ from typing import Any
 import psycopg
 
 from leadflow import quality
-from leadflow.config import PostgresSettings
 from leadflow.db import connect, ensure_schema, open_connection
-from leadflow.load import load_objects, register_load
-from leadflow.local import REPO_ROOT, start_embedded_postgres
-from leadflow.push import CHANGED_SQL, DESIRED_SQL, restore_drift
+from leadflow.load import register_load
+from leadflow.local import start_embedded_postgres
+from leadflow.plan import CHANGED_SQL, DESIRED_SQL, restore_drift
+from leadflow.settings import REPO_ROOT, PostgresSettings
+from leadflow.sources.hubspot.raw import load_objects
+from leadflow.sources.hubspot.writeback import HubSpotCrm
 from leadflow.transform import dbt_build, run_results_file
 
 RESULTS = REPO_ROOT / "bench" / "results"
@@ -224,7 +226,7 @@ def _drift_check(pg: PostgresSettings) -> int:
     since the last check, rolled back. The generated raw records hold no leadflow values, so
     every re-read contact counts as drifted: the worst case of this check's cost."""
     with open_connection(pg) as conn, conn.transaction(force_rollback=True):
-        return restore_drift(conn, [], "bench").contacts
+        return restore_drift(conn, HubSpotCrm(), {}, "bench").contacts
 
 
 def _register_load(pg: PostgresSettings, load_id: str) -> None:

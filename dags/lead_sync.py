@@ -12,7 +12,10 @@ from typing import Any
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, task
 
-STREAMS = ["contacts", "companies", "deals", "owners", "events"]
+from leadflow.sources import configured
+
+# Every stream of every configured source, one mapped extract task each.
+STREAMS = [stream for source in configured() for stream in source.streams]
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "leadflow",
@@ -111,12 +114,7 @@ def lead_sync() -> None:
         from leadflow import pipeline
 
         return pipeline.finish(
-            _ctx(context),
-            {
-                "extract": [extracted[i] for i in range(len(extracted))],
-                "dbt": built,
-                "push": pushed,
-            },
+            _ctx(context), [extracted[i] for i in range(len(extracted))], built, pushed
         )
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -27,19 +27,28 @@ os.environ["DBT_TARGET_PATH"] = str(_SESSION_DIR / "dbt_target")
 # demo); the tests of that confirmation switch it back on.
 os.environ["LEADFLOW_BREAKER_CONFIRM_FIRST_PUSH"] = "false"
 
-from leadflow.config import HubSpotSettings, PostgresSettings  # noqa: E402
 from leadflow.local import (  # noqa: E402
-    connection_env,
     prepare_airflow,
     start_embedded_postgres,
     stop_embedded_postgres,
+    warehouse_env,
 )
+from leadflow.settings import PostgresSettings  # noqa: E402
+from leadflow.sources.hubspot.sandbox import embedded  # noqa: E402
+from leadflow.sources.hubspot.settings import HubSpotSettings  # noqa: E402
 
 if TYPE_CHECKING:
-    from leadflow.sandbox import SandboxServer
+    from leadflow.sources.hubspot.sandbox import SandboxServer
 
 TOKEN = "test-token"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def connection_env(
+    pg: PostgresSettings, url: str, token: str, extra: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """The AIRFLOW_CONN_* env vars of the warehouse and of HubSpot, at `pg` and `url`."""
+    return {**warehouse_env(pg), **embedded.connection_env(url, token, extra)}
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +72,7 @@ def pg(pg_server: PostgresSettings) -> Iterator[PostgresSettings]:
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     """An empty portal served over HTTP; tests add the records they need."""
-    from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+    from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
     portal = Portal()
     portal.clock = lambda: NOW

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from leadflow import alerts
-from leadflow.config import PostgresSettings
 from leadflow.db import connect, ensure_schema
 from leadflow.quality import QualityGateFailed
+from leadflow.settings import PostgresSettings
+from leadflow.stats import PushStats
 
 from .conftest import NOW
 
@@ -163,7 +164,7 @@ def test_alerts_are_best_effort_and_recorded_even_when_undeliverable(
         json.dumps({"conn_type": "slackwebhook", "password": f"http://127.0.0.1:{dead}/x"}),
     )
     monkeypatch.delenv("AIRFLOW_CONN_LEADFLOW_SMTP", raising=False)
-    stats = {"failed": 3, "changed": 10, "sample_errors": {"42": "VALIDATION_ERROR: bad"}}
+    stats = PushStats(failed=3, changed=10, sample_errors={"42": "VALIDATION_ERROR: bad"})
     channels = alerts.send(alerts.push_rejected("r2", stats), schema)
     assert channels["slack"].startswith("failed:")
     assert channels["email"] == "not configured"

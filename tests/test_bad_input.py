@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from leadflow.config import ConfigError, HubSpotSettings, PostgresSettings, postgres_settings
 from leadflow.db import connect, ensure_schema
-from leadflow.extract import extract_stream
-from leadflow.hubspot import HubSpotAuthError, HubSpotClient, HubSpotUnreachable
+from leadflow.errors import ConfigError
+from leadflow.settings import PostgresSettings, postgres_settings
+from leadflow.sources.hubspot.client import HubSpotAuthError, HubSpotClient, HubSpotUnreachable
+from leadflow.sources.hubspot.settings import HubSpotSettings
+from leadflow.sources.hubspot.streams import extract_stream
 
 END = datetime(2026, 11, 23, 10, tzinfo=UTC)
 START = END - timedelta(hours=1)

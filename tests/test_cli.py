@@ -17,15 +17,14 @@ import psycopg
 import pytest
 
 from leadflow import cli
-from leadflow.config import PostgresSettings
-from leadflow.local import REPO_ROOT, connection_env
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
-from leadflow.sandbox.server import Response
+from leadflow.settings import REPO_ROOT, PostgresSettings
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox.server import Response
 
-from .conftest import TOKEN
+from .conftest import TOKEN, connection_env
 
 LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
-COMMANDS = ["demo", "run", "backfill", "plan", "report", "doctor", "sandbox"]
+COMMANDS = ["demo", "run", "backfill", "plan", "report", "doctor", "sandbox", "dbt"]
 HOUR = timedelta(hours=1)
 
 
@@ -283,3 +282,31 @@ def test_backfill_plan_report_and_a_failing_run(
     assert status == "failed" and last_end - last_start == HOUR and last_end >= now
     pushes = [r for r in server.portal.request_log[sent:] if r[1].endswith("/batch/update")]
     assert pushes == []
+
+
+def test_a_dry_run_after_a_rules_change_prints_what_would_change(
+    seeded_crm: tuple[SandboxServer, datetime], pg: PostgresSettings, tmp_path: Path
+) -> None:
+    """The rules change (fit counts for more of the score): `leadflow run --dry-run` sends
+    nothing and says how many contacts the push would change."""
+    server, now = seeded_crm
+    done = leadflow(
+        "backfill", "--start", (now - 2 * HOUR).isoformat(), "--end", (now - HOUR).isoformat()
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    project = tmp_path / "dbt_project"
+    shutil.copytree(REPO_ROOT / "dbt_project", project, ignore=shutil.ignore_patterns("target"))
+    settings = project / "seeds" / "scoring_settings.csv"
+    text = settings.read_text()
+    text = text.replace("fit_weight,0.5,", "fit_weight,0.8,").replace(
+        "engagement_weight,0.5,", "engagement_weight,0.2,"
+    )
+    settings.write_text(text)
+    sent = len(server.portal.request_log)
+    dry = leadflow("run", "--dry-run", env={"LEADFLOW_DBT_PROJECT_DIR": str(project)})
+    assert dry.returncode == 0, dry.stdout + dry.stderr[-3000:]
+    (line,) = [x for x in dry.stdout.splitlines() if x.startswith("dry run:")]
+    would = int(line.split()[2])
+    assert would > 0 and "nothing was sent" in line, line
+    writes = [p for _, p, _ in server.portal.request_log[sent:] if "/batch/update" in p]
+    assert writes == []

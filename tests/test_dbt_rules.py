@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from leadflow.db import connect, ensure_schema, open_connection
-from leadflow.load import load_events, load_objects, record_merges
-from leadflow.local import REPO_ROOT
+from leadflow.settings import REPO_ROOT
+from leadflow.sources.hubspot.raw import load_events, load_objects, record_merges
 from leadflow.transform import dbt_build, run_results_file
 
 AS_OF = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -339,4 +339,4 @@ def test_the_declared_source_properties_are_exactly_those_the_staging_models_rea
         )
         for t in ("contacts", "companies", "deals")
     }
-    assert read == {t: sorted(names) for t, names in properties_read().items()}
+    assert read == {t: sorted(names) for t, names in properties_read("hubspot").items()}

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from leadflow.cli import build_parser
-from leadflow.local import REPO_ROOT
+from leadflow.settings import REPO_ROOT
 
 AIRFLOW_COMMANDS = {"api-server", "scheduler", "dag-processor", "triggerer", "db", "dags", "jobs"}
 AIRFLOW_SERVICES = ["api-server", "scheduler", "dag-processor", "triggerer"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from leadflow.db import connect, ensure_schema
-from leadflow.extract import extract_stream
-from leadflow.hubspot import HubSpotClient
+from leadflow.sources.hubspot.client import HubSpotClient
+from leadflow.sources.hubspot.streams import extract_stream
 
 from .conftest import NOW
 
@@ -50,14 +50,14 @@ def test_incremental_extract_reads_only_the_window_and_advances_the_cursor(sandb
         {"email": "old@x.test"}, created_at=NOW - 48 * HOUR, updated_at=NOW - 47 * HOUR
     )
     first = extract_stream("contacts", pg, hs, NOW - 2 * HOUR, NOW - HOUR, "l1")
-    assert first["received"] == 1 and _raw_ids(pg) == {old}
+    assert first.received == 1 and _raw_ids(pg) == {old}
 
     new = portal.add_contact({"email": "new@x.test"}, updated_at=NOW - 30 * timedelta(minutes=1))
     portal.update_object(
         "contacts", old, {"jobtitle": "CEO"}, updated_at=NOW - 20 * timedelta(minutes=1)
     )
     second = extract_stream("contacts", pg, hs, NOW - HOUR, NOW, "l2")
-    assert second["received"] == 2 and second["changed"] == 2
+    assert second.received == 2 and second.changed == 2
     assert _raw_ids(pg) == {old, new}
     with connect(pg) as conn:
         title = conn.execute(
@@ -71,7 +71,7 @@ def test_incremental_extract_reads_only_the_window_and_advances_the_cursor(sandb
 
     # Re-running the same interval re-reads it and changes nothing.
     again = extract_stream("contacts", pg, hs, NOW - HOUR, NOW, "l2")
-    assert again["changed"] == 0
+    assert again.changed == 0
 
 
 def test_new_crm_property_arrives_in_raw_without_code_changes(sandbox, hs, pg) -> None:

@@ -22,11 +22,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from leadflow.config import HubSpotSettings, PostgresSettings
 from leadflow.db import connect, ensure_schema
-from leadflow.extract import STREAMS, extract_stream
-from leadflow.hubspot import HubSpotClient, RateBudget
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.settings import PostgresSettings
+from leadflow.sources.hubspot.client import HubSpotClient, RateBudget
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.settings import HubSpotSettings
+from leadflow.sources.hubspot.streams import STREAMS, extract_stream
 
 from .conftest import NOW, TOKEN
 
@@ -142,8 +143,8 @@ def test_archived_objects_are_marked_and_lose_their_links(pg) -> None:
         again = {s: extract_stream(s, pg, hs, START, END, "l1") for s in STREAMS}
     finally:
         server.stop()
-    assert result["contacts"]["archived"] == 1 and result["deals"]["archived"] == 1
-    assert again["contacts"]["changed"] == 0 and again["deals"]["changed"] == 0
+    assert result["contacts"].archived == 1 and result["deals"].archived == 1
+    assert again["contacts"].changed == 0 and again["deals"].changed == 0
     assert _ids(pg, "raw.hubspot_contacts", archived=True) == {gone}
     assert _ids(pg, "raw.hubspot_deals", archived=True) == {deal}
     with connect(pg) as conn:
@@ -189,7 +190,7 @@ def test_a_deletion_archives_only_the_deleted_object_not_the_live_ones_read_with
         result = extract_stream("contacts", pg, hs, START, END, "l1")
     finally:
         server.stop()
-    assert result["archived"] == 1 and result["changed"] == 51
+    assert result.archived == 1 and result.changed == 51
     assert _ids(pg, "raw.hubspot_contacts", archived=True) == {contacts[0], contacts[60]}
     with connect(pg) as conn:
         titles = dict(
@@ -226,7 +227,7 @@ def test_merged_contacts_map_old_ids_to_the_survivor(pg) -> None:
         server.stop()
     assert survivor["properties"]["hs_merged_object_ids"] == str(b)
     assert redirected["id"] == str(c)
-    assert result["merged"] == 2
+    assert result.merged == 2
     with connect(pg) as conn:
         merges = dict(conn.execute("select old_id, survivor_id from raw.hubspot_contact_merges"))
         links = set(conn.execute("select from_id, to_id from raw.hubspot_associations"))
@@ -244,12 +245,14 @@ _CHILD = """
 import json, sys
 from datetime import datetime
 from leadflow import extract
-from leadflow.config import HubSpotSettings, PostgresSettings
+from leadflow.settings import PostgresSettings
+from leadflow.sources.hubspot.settings import HubSpotSettings
+from leadflow.sources.hubspot.streams import extract_stream
 cfg = json.load(sys.stdin)
 extract.BATCH_ROWS = cfg["batch"]
-extract.extract_stream(cfg["stream"], PostgresSettings(**cfg["pg"]), HubSpotSettings(**cfg["hs"]),
-                       datetime.fromisoformat(cfg["start"]), datetime.fromisoformat(cfg["end"]),
-                       cfg["load_id"])
+extract_stream(cfg["stream"], PostgresSettings(**cfg["pg"]), HubSpotSettings(**cfg["hs"]),
+               datetime.fromisoformat(cfg["start"]), datetime.fromisoformat(cfg["end"]),
+               cfg["load_id"])
 """
 
 
@@ -328,7 +331,7 @@ def test_faults_still_load_everything(pg, pg_clean, faults: dict, counter: str) 
         served = list(portal.request_log)
     finally:
         server.stop()
-    assert sum(s[counter] for s in stats.values()) > 0
+    assert sum(getattr(s, counter) for s in stats.values()) > 0
     statuses = {status for _, _, status in served}
     assert (429 in statuses) if counter == "throttled" else ({502, 503} & statuses)
     assert _snapshot(pg) == _snapshot(pg_clean)
@@ -375,8 +378,8 @@ def test_bad_record_corpus_over_http_lands_in_quarantine(pg) -> None:
         again = extract_stream("contacts", pg, hs, START, END, "l1")
     finally:
         server.stop()
-    assert result["mode"] == "search"
-    assert result["quarantined"] == len(corpus) and again["quarantined"] == len(corpus)
+    assert result.mode == "search"
+    assert result.quarantined == len(corpus) and again.quarantined == len(corpus)
     assert _ids(pg, "raw.hubspot_contacts") == good
     with connect(pg) as conn:
         rows = conn.execute(
@@ -418,7 +421,8 @@ def test_access_token_never_appears_in_logs(pg, caplog, capfd) -> None:
     assert any(r.name.startswith("httpx") for r in caplog.records)  # DEBUG was really on
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     out, err = capfd.readouterr()
-    for text in (logged, out, err, json.dumps(results), str(failed.value), repr(hs)):
+    dumped = json.dumps({s: r.as_dict() for s, r in results.items()})
+    for text in (logged, out, err, dumped, str(failed.value), repr(hs)):
         assert secret not in text and secret[8:] not in text
     assert TOKEN  # the shared fixture token is unrelated to this test's
 
@@ -461,7 +465,7 @@ def test_events_recorded_late_are_caught_by_the_lookback_and_the_rescan(pg) -> N
         hs = _settings(server)
         cid = portal.add_contact({"email": "late@acme.test"}, updated_at=EARLIER)
         on_time = portal.add_event("e_visited_page", cid, START + timedelta(minutes=5))
-        assert extract_stream("events", pg, hs, START, END, "l1")["changed"] == 1
+        assert extract_stream("events", pg, hs, START, END, "l1").changed == 1
         # Recorded after the hour's run, 90 minutes after it occurred.
         ninety = portal.add_event("e_visited_page", cid, END - timedelta(minutes=30))
         extract_stream("events", pg, hs, END, END + HOUR, "l2")
@@ -473,7 +477,7 @@ def test_events_recorded_late_are_caught_by_the_lookback_and_the_rescan(pg) -> N
         result = extract_stream("events", pg, hs, END + 23 * HOUR, END + 24 * HOUR, "h24")
     finally:
         server.stop()
-    assert result["changed"] == 1
+    assert result.changed == 1
     assert _event_ids(pg) == {on_time, ninety, day_late}
 
 
@@ -494,7 +498,7 @@ def test_events_with_implausible_dates_are_quarantined_once_with_a_reason(pg) ->
     finally:
         server.stop()
     assert _event_ids(pg) == {fine}
-    assert (first["quarantined"], second["quarantined"]) == (2, 1)
+    assert (first.quarantined, second.quarantined) == (2, 1)
     with connect(pg) as conn:
         reasons = dict(
             conn.execute(

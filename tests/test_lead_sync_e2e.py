@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from leadflow.db import connect
-from leadflow.local import REPO_ROOT, run_lead_sync
-from leadflow.push import CUSTOM_PROPERTIES
+from leadflow.local import run_lead_sync
+from leadflow.settings import REPO_ROOT
+from leadflow.sources.hubspot.writeback import CUSTOM_PROPERTIES
 
 from .conftest import NOW, TOKEN
 from .test_alerts import alert_inbox  # noqa: F401 (fixture)
@@ -419,8 +420,7 @@ def test_values_lost_in_the_crm_are_restored(sandbox, seeded, connections):
     """Someone bulk-clears leadflow fields on some contacts, and deletes and re-creates a
     leadflow property (every contact loses its value, none is modified): leadflow's own diff
     sees nothing, but the next run restores both and says so."""
-    from leadflow import push
-    from leadflow.config import hubspot_settings
+    from leadflow import plan, sources
 
     ids = seeded
     assert run_lead_sync(NOW).state == "success"
@@ -444,7 +444,7 @@ def test_values_lost_in_the_crm_are_restored(sandbox, seeded, connections):
     assert created.status_code == 201
     assert _crm_contact(sandbox.url, ids["customer"]).get("leadflow_reasons") is None
 
-    planned = push.plan(connections, hubspot_settings())  # before the next run, nothing sent
+    planned = plan.plan(connections, sources.crm())  # before the next run, nothing sent
     assert {p.contact_id for p in planned} == set(ids.values())
     assert all("restore: the CRM lost leadflow_reasons" in p.notes for p in planned)
 
@@ -558,7 +558,7 @@ def test_a_revoked_token_fails_at_once_and_the_alert_names_every_failed_stream(
     minutes), and the run's alert names each failed extract by its stream, all four."""
     import time
 
-    from leadflow.sandbox.server import Response
+    from leadflow.sources.hubspot.sandbox.server import Response
 
     original = sandbox.app.handle
 
@@ -614,9 +614,10 @@ def test_an_hour_of_deletions_late_events_lost_values_and_schema_drift_ends_corr
 
     import psycopg
 
-    from leadflow.config import PostgresSettings
-    from leadflow.local import connection_env
-    from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+    from leadflow.settings import PostgresSettings
+    from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
+
+    from .conftest import connection_env
 
     ids, portal = seeded, sandbox.portal
     portal.update_object("contacts", ids["hand_raiser"], {"bant_budget": "no"}, updated_at=NOW)

@@ -12,14 +12,9 @@ import pytest
 
 from leadflow import quality
 from leadflow.db import ensure_schema, open_connection
-from leadflow.load import (
-    LoadStats,
-    load_concurrently,
-    load_events,
-    load_objects,
-    register_load,
-    replace_associations,
-)
+from leadflow.load import load_concurrently, register_load
+from leadflow.sources.hubspot.raw import load_events, load_objects, replace_associations
+from leadflow.stats import LoadStats
 
 
 def _contact(cid: object, updated: str = "2026-11-20T10:00:00.000Z", **props: str) -> dict:

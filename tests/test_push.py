@@ -21,12 +21,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from leadflow import push, quality
-from leadflow.config import HubSpotSettings, PostgresSettings
+from leadflow import plan, quality, send
 from leadflow.db import connect, ensure_schema
-from leadflow.hubspot import HubSpotClient
-from leadflow.push import CrmRules, PushOptions, build_plan
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.settings import PostgresSettings, PushOptions
+from leadflow.sources import PushPlan
+from leadflow.sources.hubspot.client import HubSpotClient
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.settings import HubSpotSettings
+from leadflow.sources.hubspot.writeback import HubSpotCrm, HubSpotSession
 
 from .conftest import NOW, TOKEN
 
@@ -134,7 +136,7 @@ def _validated(pg: PostgresSettings, run_id: str) -> None:
 def _push(pg: PostgresSettings, hs: HubSpotSettings, run_id: str, *args: Any, **kw: Any):
     """A push after a passed gate (the tests write the mart themselves)."""
     _validated(pg, run_id)
-    return push.push(pg, hs, run_id, *args, **kw)
+    return send.push(pg, HubSpotCrm(hs), run_id, *args, **kw)
 
 
 def _crm(portal: Portal, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -252,12 +254,14 @@ def _push_in_subprocess(
     `failed: <error type>` if the push raises."""
     code = (
         "import json, sys\n"
-        "from leadflow import push\n"
-        "from leadflow.config import HubSpotSettings, PostgresSettings\n"
+        "from leadflow.send import push\n"
+        "from leadflow.settings import PostgresSettings, PushOptions\n"
+        "from leadflow.sources.hubspot.settings import HubSpotSettings\n"
+        "from leadflow.sources.hubspot.writeback import HubSpotCrm\n"
         "pg = PostgresSettings(**json.loads(sys.argv[1]))\n"
         "hs = HubSpotSettings(**json.loads(sys.argv[2]))\n"
         "try:\n"
-        f"    push.push(pg, hs, {run_id!r}, push.PushOptions(workers={workers}))\n"
+        f"    push(pg, HubSpotCrm(hs), {run_id!r}, PushOptions(workers={workers}))\n"
         "except Exception as exc:\n"
         "    print('failed:', type(exc).__name__)\n"
     )
@@ -361,9 +365,19 @@ def test_lifecycle_moves_forward_recycles_by_clear_then_set_and_never_downgrades
     assert "moves forward only" in notes[ahead]
 
 
+def _decided(
+    session: HubSpotSession, current: str, after: dict[str, Any], options: PushOptions
+) -> PushPlan:
+    """The payload HubSpot's rules give `after` for a contact the CRM holds at `current`."""
+    planned = PushPlan(1, None, current, None, after)
+    session.decide(planned, options)
+    return planned
+
+
 def test_unknown_read_only_and_invalid_values_are_never_sent(hs: HubSpotSettings) -> None:
     with HubSpotClient(hs) as client:
-        rules = CrmRules.with_custom(client.properties("contacts"))
+        session = HubSpotSession(client)
+        session.prepare(create_missing=False)
     after = {
         "leadflow_stage": "sql",
         "leadflow_fit_grade": "Z",
@@ -372,23 +386,18 @@ def test_unknown_read_only_and_invalid_values_are_never_sent(hs: HubSpotSettings
         "no_such_property": "x",
         "lifecyclestage": "salesqualifiedlead",
     }
-    plan = build_plan(1, None, "lead", after, None, rules, PushOptions())
-    assert plan.payload == {"leadflow_stage": "sql", "lifecyclestage": "salesqualifiedlead"}
-    notes = " | ".join(plan.notes)
+    decided = _decided(session, "lead", after, PushOptions())
+    assert decided.payload == {"leadflow_stage": "sql", "lifecyclestage": "salesqualifiedlead"}
+    notes = " | ".join(decided.notes)
     for name in ("hs_object_id", "createdate", "no_such_property", "leadflow_fit_grade"):
         assert name in notes
     # Backward without intent, and no reset for a customer even when resets are on.
-    assert (
-        "lifecyclestage"
-        not in build_plan(2, None, "opportunity", after, None, rules, PushOptions()).payload
-    )
+    assert "lifecyclestage" not in _decided(session, "opportunity", after, PushOptions()).payload
     on = PushOptions(allow_lifecycle_reset=True)
     nurture = {"leadflow_stage": "nurture"}
-    assert "lifecyclestage" not in build_plan(3, None, "customer", nurture, None, rules, on).payload
-    assert not build_plan(4, None, "opportunity", nurture, None, rules, PushOptions()).payload.get(
-        "lifecyclestage"
-    )
-    recycle = build_plan(5, None, "opportunity", nurture, None, rules, on)
+    assert "lifecyclestage" not in _decided(session, "customer", nurture, on).payload
+    assert "lifecyclestage" not in _decided(session, "opportunity", nurture, PushOptions()).payload
+    recycle = _decided(session, "opportunity", nurture, on)
     assert recycle.clear_lifecycle and recycle.payload["lifecyclestage"] == "lead"
 
 
@@ -400,7 +409,7 @@ def test_contacts_missing_from_the_crm_are_upserted_by_email_only_when_configure
     _fill(mart, [_row(existing, "mql"), _row(gone, "sql", email="brand.new@example.com")])
     off = _push(mart, hs, "no-create", PushOptions())
     assert (off.pushed, off.failed) == (1, 1)
-    assert "OBJECT_NOT_FOUND" in off.errors[str(gone)]
+    assert "OBJECT_NOT_FOUND" in off.sample_errors[str(gone)]
 
     on = _push(mart, hs, "create", PushOptions(create_missing=True))
     assert (on.changed, on.pushed, on.created, on.failed) == (1, 1, 1, 0)
@@ -439,12 +448,14 @@ def test_a_missing_contact_whose_email_another_contact_has_is_never_upserted(
     email = sandbox.portal.get_object("contacts", existing)["properties"]["email"]
     gone = 987_654_321
     _fill(mart, [_row(existing, "mql", email=email), _row(gone, "sql", 90, email=email)])
-    planned = {p.contact_id: p for p in push.plan(mart, hs, PushOptions(create_missing=True))}
+    planned = {
+        p.contact_id: p for p in plan.plan(mart, HubSpotCrm(hs), PushOptions(create_missing=True))
+    }
     assert planned[gone].action == "update" and "never upserted" in " ".join(planned[gone].notes)
 
     stats = _push(mart, hs, "shared", PushOptions(create_missing=True))
     assert (stats.pushed, stats.created, stats.failed) == (1, 0, 1)
-    assert "is the email of other contacts" in stats.errors[str(gone)]
+    assert "is the email of other contacts" in stats.sample_errors[str(gone)]
     crm = _crm(sandbox.portal, [existing])[existing]
     assert (crm["leadflow_stage"], crm["leadflow_score"]) == ("mql", "50")
 
@@ -469,8 +480,8 @@ def test_plan_explains_each_contact_and_sends_nothing(
             _row(555_555_555, "mql", email="new@example.com"),
         ],
     )
-    plans = push.plan(mart, hs, PushOptions(create_missing=True))
-    text = push.format_plan(plans)
+    plans = plan.plan(mart, HubSpotCrm(hs), PushOptions(create_missing=True))
+    text = plan.format_plan(plans)
     assert [p.action for p in plans] == ["update", "update", "create"]
     assert f"update contact {forward}  stage - -> sql" in text
     assert "lifecyclestage lead -> salesqualifiedlead" in text

@@ -21,10 +21,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from leadflow.config import PostgresSettings
-from leadflow.local import connection_env, run_lead_sync, stack_env
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.local import run_lead_sync, stack_env
+from leadflow.settings import PostgresSettings
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
+from .conftest import connection_env
 from .test_push import SendRecorder
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))

@@ -15,18 +15,16 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from leadflow.config import PostgresSettings
 from leadflow.db import connect
+from leadflow.settings import AlertSettings, Connections, PostgresSettings, read
+from leadflow.stats import PushStats
 
 log = logging.getLogger(__name__)
 
-SLACK_CONN_ID = os.environ.get("LEADFLOW_SLACK_CONN_ID", "leadflow_slack")
-SMTP_CONN_ID = os.environ.get("LEADFLOW_SMTP_CONN_ID", "leadflow_smtp")
 
 _missing_logged: set[str] = set()
 
@@ -61,9 +59,10 @@ class Alert:
 def send(alert: Alert, pg: PostgresSettings | None = None) -> dict[str, str]:
     """Record the alert, then deliver it on every configured channel; never raises."""
     alert_id = _record(pg, alert) if pg is not None else None
+    conns = read(Connections)
     channels = {
-        "slack": _deliver(SLACK_CONN_ID, _slack, alert),
-        "email": _deliver(SMTP_CONN_ID, _email, alert),
+        "slack": _deliver(conns.slack, _slack, alert),
+        "email": _deliver(conns.smtp, _email, alert),
     }
     log.warning("alert %s (%s): %s", alert.kind, channels, alert.title)
     if alert_id is not None and pg is not None:
@@ -144,7 +143,7 @@ def _email(conn: Any, alert: Alert) -> None:
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
     extra = conn.extra_dejson
-    to = extra.get("to") or os.environ.get("LEADFLOW_ALERT_EMAIL_TO")
+    to = extra.get("to") or read(AlertSettings).email_to
     if not to:
         raise ValueError(f"connection '{conn.conn_id}' has no 'to' in its extra")
     notifier = SmtpNotifier(
@@ -179,15 +178,16 @@ def gate_failed(run_id: str, exc: Exception) -> Alert:
     )
 
 
-def push_rejected(run_id: str, stats: dict[str, Any]) -> Alert:
-    errors = stats.get("sample_errors") or {}
-    sample = "\n".join(f"  contact {cid}: {err}" for cid, err in list(errors.items())[:5])
+def push_rejected(run_id: str, stats: PushStats) -> Alert:
+    sample = "\n".join(
+        f"  contact {cid}: {err}" for cid, err in list(stats.sample_errors.items())[:5]
+    )
     return Alert(
         kind="push_rejected",
         run_id=run_id,
-        title=f"CRM rejected {stats.get('failed', 0)} of {stats.get('changed', 0)} contacts; "
+        title=f"CRM rejected {stats.failed} of {stats.changed} contacts; "
         "they are retried every run until they land",
-        rows=int(stats.get("failed") or 0),
+        rows=stats.failed,
         where=[f"leadflow.push_log where run_id = '{run_id}' and status = 'error'"],
         details=f"Sample errors:\n{sample}" if sample else "",
     )
@@ -229,9 +229,9 @@ def schema_drift(
     )
 
 
-def crm_drift(run_id: str, stats: dict[str, Any]) -> Alert:
+def crm_drift(run_id: str, stats: PushStats) -> Alert:
     """leadflow's values were cleared or changed in the CRM (or a property re-created)."""
-    recreated = stats.get("recreated_properties") or []
+    recreated = stats.recreated_properties
     details = (
         f"Properties deleted and created again in the CRM: {', '.join(recreated)}."
         if recreated
@@ -240,9 +240,9 @@ def crm_drift(run_id: str, stats: dict[str, Any]) -> Alert:
     return Alert(
         kind="crm_drift",
         run_id=run_id,
-        title=f"the CRM had lost leadflow's values on {stats.get('restored', 0)} contacts; "
+        title=f"the CRM had lost leadflow's values on {stats.restored} contacts; "
         "they were pushed again",
-        rows=int(stats.get("restored") or 0),
+        rows=stats.restored,
         where=[
             "leadflow.crm_drift_checks",
             f"leadflow.push_log where run_id = '{run_id}' and note like '%restore%'",
@@ -331,7 +331,7 @@ def sla_breaches(
 def on_task_failure(context: dict[str, Any]) -> None:
     """Airflow on_failure_callback (final failure only, not retries): alert and record."""
     try:
-        from leadflow.config import postgres_settings
+        from leadflow.settings import postgres_settings
 
         ti = context.get("ti") or context.get("task_instance")
         run_id = context.get("run_id") or getattr(ti, "run_id", None)

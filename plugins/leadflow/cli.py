@@ -1,7 +1,7 @@
 """`leadflow`: the operator's command line.
 
-`demo` runs on embedded defaults; `run`, `backfill`, `plan`, `report` and `doctor` use the
-configured Airflow connections (leadflow_postgres, hubspot_default), i.e. a real deployment.
+`demo` runs on embedded defaults; `run`, `backfill`, `plan`, `report`, `doctor` and `dbt` use
+the configured Airflow connections (the warehouse's and the sources'), i.e. a real deployment.
 
 Exit codes scripts can rely on: 0 ok; 1 the pipeline or a check failed; 2 usage or
 configuration error (bad arguments, a missing connection, a rejected token, an unreachable
@@ -11,7 +11,6 @@ server). Expected failures print one clear message on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -22,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from leadflow.config import ConfigError, HubSpotSettings, PostgresSettings
-from leadflow.hubspot import HubSpotAuthError, HubSpotError, HubSpotUnreachable
-from leadflow.local import REPO_ROOT
+from leadflow.arguments import at_least
+from leadflow.errors import ConfigError, SourceError
+from leadflow.settings import REPO_ROOT, PostgresSettings, paths
 from leadflow.stages import STAGES
+from leadflow.stats import DryRunStats, RunStats
 
-STATE_DIR = Path(os.environ.get("LEADFLOW_STATE_DIR", REPO_ROOT / ".leadflow"))
-SANDBOX_TOKEN = "sandbox-token"
+STATE_DIR = Path(paths().state_dir)
 HOUR = timedelta(hours=1)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -213,35 +212,33 @@ def _succeeded(dag_run: Any) -> bool:
 # -- connections ---------------------------------------------------------------------------------
 
 
-def _connections(check_hubspot: bool = True) -> tuple[PostgresSettings, HubSpotSettings | None]:
-    """Read both connections and prove they work before anything long starts.
+def _connections(check_sources: bool = True) -> PostgresSettings:
+    """Read the connections and prove they work before anything long starts.
 
-    Raises ConfigError / HubSpotAuthError / HubSpotUnreachable (exit 2) with what to fix, so a
-    typo fails in seconds instead of after the DAG's retries.
+    Raises ConfigError (exit 2) with what to fix, so a typo fails in seconds instead of after
+    the DAG's retries.
     """
-    from leadflow.config import hubspot_settings, postgres_settings
     from leadflow.db import open_connection
+    from leadflow.settings import postgres_settings
+    from leadflow.sources import configured
 
     pg = postgres_settings()
-    hs = hubspot_settings() if check_hubspot else None  # every setting checked before any I/O
+    if check_sources:
+        for source in configured():  # each reads (and checks) its settings before a request
+            source.ping()
     open_connection(pg).close()
-    if hs is None:
-        return pg, None
-    from leadflow.hubspot import HubSpotClient
-
-    quick = dataclasses.replace(hs, max_attempts=2, timeout_s=min(hs.timeout_s, 10.0))
-    with HubSpotClient(quick) as client:
-        client.properties("contacts")
-    return pg, hs
+    return pg
 
 
 # -- commands ------------------------------------------------------------------------------------
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Embedded Postgres + seeded sandbox + one lead_sync run through Airflow, then a summary."""
-    from leadflow.local import connection_env, start_embedded_postgres
-    from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+    """Embedded Postgres + seeded sandboxes + one lead_sync run through Airflow, then a summary."""
+    from contextlib import ExitStack
+
+    from leadflow.local import start_embedded_postgres, warehouse_env
+    from leadflow.sources import configured
 
     began = time.monotonic()
     logical_date = _current_hour()
@@ -251,26 +248,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     pg = start_embedded_postgres(STATE_DIR / "pgdata", dbname="leadflow", reset=True)
     print(f"  postgres   embedded, socket {pg.host}")
-    portal = Portal.generate(seed=args.seed, contacts=args.contacts, now=logical_date)
-    config = SandboxConfig(token=SANDBOX_TOKEN, rate_limit_per_10s=190, search_rate_per_s=5)
-    server = SandboxServer(portal, config, port=0).start()
-    print(f"  hubspot    sandbox at {server.url} (190 requests / 10 s)")
     os.environ.pop("AIRFLOW_HOME", None)  # the demo always uses its own Airflow home
     # A real CRM's first push waits for `leadflow run --force-push` after `leadflow plan`; the
     # demo's portal is synthetic and fresh every time, so its first push goes out at once.
     os.environ["LEADFLOW_BREAKER_CONFIRM_FIRST_PUSH"] = "false"
     print("  first push confirmed for the synthetic portal (a real CRM's waits for you)")
-    os.environ.update(
-        connection_env(
-            pg, server.url, SANDBOX_TOKEN, {"rate_limit_per_10s": 190, "search_rate_per_s": 5}
-        )
-    )
-    _airflow_ready(args.verbose)
-    print("  airflow    running lead_sync once (dag.test) ...", flush=True)
-    try:
+    os.environ.update(warehouse_env(pg))
+    with ExitStack() as sandboxes:
+        for source in configured():
+            os.environ.update(
+                sandboxes.enter_context(
+                    source.sandbox().demo(args.seed, args.contacts, logical_date)
+                )
+            )
+        _airflow_ready(args.verbose)
+        print("  airflow    running lead_sync once (dag.test) ...", flush=True)
         dag_run, progress = _run_once(logical_date, False, _expected_tasks())
-    finally:
-        server.stop()
     print(_summary(pg, dag_run, time.monotonic() - began, progress.errors))
     if args.report:
         from leadflow.report import write_report
@@ -296,25 +289,28 @@ def _summary(
             (dag_run.run_id,),
         ).fetchall()
         quarantined = conn.execute("select count(*) from leadflow.quarantine").fetchone()[0]
-    status, stats, error = run if run else ("unknown", {}, None)
+    status, stored, error = run if run else ("unknown", {}, None)
+    stats = RunStats.from_dict(stored)
     lines = ["", f"lead_sync run {dag_run.run_id}: {status} in {elapsed:.0f} s"]
-    stages = stats.get("stages", {})
-    if stages:
+    if stats.stages:
         lines.append("leads per stage:")
         for stage in STAGES:
-            if stage in stages:
-                lines.append(f"  {stage:<13}{stages[stage]:>7}")
-    extract = stats.get("extract") or []
-    loaded = ", ".join(f"{e['stream']} {e['received']}" for e in extract)
+            if stage in stats.stages:
+                lines.append(f"  {stage:<13}{stats.stages[stage]:>7}")
+    loaded = ", ".join(f"{e.stream} {e.received}" for e in stats.extract)
     if loaded:
         lines.append(f"extracted: {loaded}; quarantined {quarantined}")
-    push = stats.get("push") or {}
-    if push.get("dry_run"):
-        lines.append(f"dry run: {push.get('would_update', 0)} contacts would be updated")
-    elif push:
+    push = stats.push
+    if isinstance(push, DryRunStats):
         lines.append(
-            f"pushed to CRM: {push.get('pushed', 0)} contacts ({push.get('sql_pushed', 0)} SQLs),"
-            f" {push.get('failed', 0)} rejected"
+            f"dry run: {push.would_change} contacts would change in the CRM ({push.create}"
+            f" created, {push.update} updated); nothing was sent"
+        )
+    elif push is not None:
+        restored = f", {push.restored} restored" if push.restored else ""
+        lines.append(
+            f"pushed to CRM: {push.pushed} contacts ({push.sql_pushed} SQLs){restored},"
+            f" {push.failed} rejected"
         )
     if checks:
         passed = sum(1 for c in checks if c[1])
@@ -341,7 +337,7 @@ def _summary(
 def cmd_run(args: argparse.Namespace) -> int:
     """One lead_sync run now, for the hour that just ended, through Airflow."""
     _airflow_env(args.verbose)
-    pg, _ = _connections()
+    pg = _connections()
     _airflow_ready(args.verbose)
     logical_date = _current_hour()
     total = _expected_tasks()
@@ -352,40 +348,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     dag_run, progress = _run_once(logical_date, args.dry_run, total, args.force_push)
     print(_summary(pg, dag_run, time.monotonic() - began, progress.errors))
     return EXIT_OK if _succeeded(dag_run) else EXIT_FAILED
-
-
-def at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer of at least `minimum`."""
-
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum} (got {number})")
-        return number
-
-    return parse
-
-
-def fraction(value: str) -> float:
-    """An argparse type: a number from 0 to 1."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not 0 <= number <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {number})")
-    return number
-
-
-def port(value: str) -> int:
-    """An argparse type: a TCP port (0 lets the system pick a free one)."""
-    number = at_least(0)(value)
-    if number > 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535 (got {number})")
-    return number
 
 
 def parse_hour(value: str) -> datetime:
@@ -400,6 +362,15 @@ def parse_hour(value: str) -> datetime:
     if moment.minute or moment.second or moment.microsecond:
         raise argparse.ArgumentTypeError(f"'{value}' is not on the hour (runs are hourly)")
     return moment
+
+
+def parse_moment(value: str) -> datetime:
+    """An ISO date or datetime; naive means UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{value}' is not an ISO date/time") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def hourly_intervals(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -419,7 +390,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             f"{args.max_intervals}; raise it if you mean it (each run takes ~20-60 s)"
         )
     _airflow_env(args.verbose)
-    pg, _ = _connections()
+    pg = _connections()
     _airflow_ready(args.verbose)
     total = _expected_tasks()
     print(
@@ -459,12 +430,12 @@ def _run_outcome(pg: PostgresSettings, run_id: str) -> dict[str, int]:
         row = conn.execute(
             "select stats from leadflow.runs where run_id = %s", (run_id,)
         ).fetchone()
-    stats = row[0] if row else {}
-    push = stats.get("push") or {}
+    stats = RunStats.from_dict(row[0] if row else None)
+    push = stats.push if not isinstance(stats.push, DryRunStats) else None
     return {
-        "pushed": int(push.get("pushed") or 0),
-        "rejected": int(push.get("failed") or 0),
-        "quarantined": sum(int(e.get("quarantined") or 0) for e in stats.get("extract") or []),
+        "pushed": push.pushed if push else 0,
+        "rejected": push.failed if push else 0,
+        "quarantined": stats.quarantined,
     }
 
 
@@ -480,13 +451,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """The push as a dry run: which contacts would change in the CRM, and why. Sends nothing."""
     import psycopg
 
-    from leadflow import push
+    from leadflow import plan, sources
 
     _airflow_env(verbose=False)
-    pg, hs = _connections()
-    assert hs is not None
+    pg = _connections()
     try:
-        plans = push.plan(pg, hs)
+        plans = plan.plan(pg, sources.crm())
     except psycopg.errors.UndefinedTable:
         _err("the outgoing list (marts.crm_outgoing_contacts) is not built yet: `leadflow run`")
         return EXIT_FAILED
@@ -502,12 +472,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             for p in plans[: args.limit or None]
         ]
         print(json.dumps(rows, indent=2, default=str))
-    elif hasattr(push, "format_plan"):
-        print(push.format_plan(plans, limit=args.limit or None))
     else:
-        for p in plans[: args.limit or None]:
-            print(f"{p.action:<6} contact {p.contact_id}: {json.dumps(p.payload)}")
-        print(f"{len(plans)} changed contacts; nothing was sent")
+        print(plan.format_plan(plans, limit=args.limit or None))
     return EXIT_OK
 
 
@@ -516,7 +482,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from leadflow.report import write_report
 
     _airflow_env(verbose=False)
-    pg, _ = _connections(check_hubspot=False)
+    pg = _connections(check_sources=False)
     path = write_report(pg, Path(args.output), last_runs=args.runs)
     print(f"report written to {path.resolve()} ({path.stat().st_size // 1024} KB)")
     return EXIT_OK
@@ -540,21 +506,47 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    """Serve a seeded HubSpot-compatible sandbox until interrupted."""
-    from leadflow.sandbox import serve_forever
+    """Serve a seeded sandbox of a source (the first configured one's by default) until
+    interrupted."""
+    from leadflow.sources import named
 
-    serve_forever(
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        contacts=args.contacts,
-        token=os.environ.get("HUBSPOT_SANDBOX_TOKEN", SANDBOX_TOKEN),
-        rate_limit_per_10s=args.rate_limit,
-        error_rate_5xx=args.error_rate,
-        latency_ms=args.latency_ms,
-        batch_failure_rate=args.batch_failure_rate,
-    )
+    named(args.source).sandbox().serve(args)
     return EXIT_OK
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    """Any dbt command on the project, with the profile taken from the warehouse connection.
+
+    Without one (right after `make demo`), the demo's embedded Postgres is used. `as_of` is
+    the end of the last successful run's interval unless --as-of says otherwise, so models
+    are built exactly as that run built them.
+    """
+    from leadflow.db import connect
+    from leadflow.local import start_embedded_postgres
+    from leadflow.transform import run_dbt
+
+    _airflow_env(verbose=False)
+    try:
+        pg = _connections(check_sources=False)
+    except ConfigError:
+        if not (STATE_DIR / "pgdata").exists():
+            raise
+        pg = start_embedded_postgres(STATE_DIR / "pgdata", dbname="leadflow")
+        print(f"leadflow dbt: the demo's embedded Postgres ({pg.host})", file=sys.stderr)
+    as_of = args.as_of
+    if as_of is None:
+        with connect(pg) as conn:
+            exists = conn.execute("select to_regclass('leadflow.runs') is not null").fetchone()
+            row = (
+                conn.execute(
+                    "select max(interval_end) from leadflow.runs where status = 'success'"
+                ).fetchone()
+                if exists[0]
+                else None
+            )
+        as_of = row[0] if row and row[0] else _current_hour()
+    dbt_args = [a for a in args.dbt_args if a != "--"] or ["--help"]
+    return run_dbt(pg, dbt_args, as_of)
 
 
 # -- parser --------------------------------------------------------------------------------------
@@ -641,17 +633,37 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = _command(
         sub, "doctor", cmd_doctor, "check connections, scopes, properties, dbt and GX suites"
     )
-    doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse` (~5 s)")
+    doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse`")
 
-    sandbox = _command(sub, "sandbox", cmd_sandbox, "serve the HubSpot-compatible sandbox")
-    sandbox.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
-    sandbox.add_argument("--port", type=port, default=8765)
-    sandbox.add_argument("--seed", type=int, default=42)
-    sandbox.add_argument("--contacts", type=at_least(0), default=5000)
-    sandbox.add_argument("--rate-limit", type=at_least(1), default=None, help="requests per 10 s")
-    sandbox.add_argument("--error-rate", type=fraction, default=0.0, help="fraction of 5xx answers")
-    sandbox.add_argument("--latency-ms", type=at_least(0), default=0)
-    sandbox.add_argument("--batch-failure-rate", type=fraction, default=0.0)
+    from leadflow.sources import configured
+
+    sandbox = _command(
+        sub,
+        "sandbox",
+        cmd_sandbox,
+        "serve a source's sandbox (the first configured source's by default)",
+        "example: leadflow sandbox --port 8765 --contacts 5000",
+    )
+    names = [s.name for s in configured()]
+    sandbox.add_argument("source", nargs="?", choices=names, default=names[0])
+    configured()[0].sandbox().add_arguments(sandbox)
+
+    dbt = _command(
+        sub,
+        "dbt",
+        cmd_dbt,
+        "run dbt on the project with the warehouse connection's profile",
+        "examples: leadflow dbt build --select int_lead_stages_assigned+\n"
+        "          leadflow dbt test --select crm_outgoing_contacts\n"
+        "          leadflow dbt docs generate",
+    )
+    dbt.add_argument(
+        "--as-of",
+        type=parse_moment,
+        default=None,
+        help="the build's as_of (ISO-8601); default the last successful run's interval end",
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own command and options")
     return parser
 
 
@@ -662,11 +674,11 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         _err(str(exc))
         return EXIT_USAGE
-    except (ConfigError, HubSpotAuthError, HubSpotUnreachable) as exc:
+    except ConfigError as exc:  # a setting, a rejected token, an unreachable server
         _err(str(exc))
         return EXIT_USAGE
-    except HubSpotError as exc:
-        _err(f"HubSpot: {exc}")
+    except SourceError as exc:
+        _err(str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt:
         _err("interrupted")

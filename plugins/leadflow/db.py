@@ -8,7 +8,8 @@ from importlib import resources
 
 import psycopg
 
-from leadflow.config import PostgresSettings, ServiceUnreachable
+from leadflow.errors import ServiceUnreachable
+from leadflow.settings import PostgresSettings
 
 
 def open_connection(settings: PostgresSettings) -> psycopg.Connection:
@@ -38,9 +39,14 @@ def connect(settings: PostgresSettings) -> Iterator[psycopg.Connection]:
 
 
 def ensure_schema(settings: PostgresSettings) -> None:
-    """Create raw and bookkeeping tables; idempotent, cheap enough to run before every task."""
-    ddl = resources.files("leadflow").joinpath("schema.sql").read_text()
+    """Create the bookkeeping tables and every source's raw tables; idempotent, cheap enough to
+    run before every task."""
+    from leadflow.sources import configured
+
+    ddl = [resources.files("leadflow").joinpath("schema.sql").read_text()]
+    ddl += [source.schema_sql() for source in configured()]
     with connect(settings) as conn:
         # Serialise concurrent first runs: CREATE ... IF NOT EXISTS races on the catalog.
         conn.execute("select pg_advisory_xact_lock(hashtext('leadflow.schema'))")
-        conn.execute(ddl)
+        for statements in ddl:
+            conn.execute(statements)

@@ -1,13 +1,13 @@
 """`leadflow doctor`: every prerequisite of a run, checked one by one, with what to fix.
 
 Each check is independent and catches its own errors, so one broken connection still lets
-the others report. Nothing here writes to HubSpot; write scopes cannot be proven without a
-write, so they are named, not tested.
+the others report. The core checks the warehouse, the GX suites, the DAG and dbt; each source
+checks its own connection, token, scopes and schema (its package's doctor.py). Nothing here
+writes to a source.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
@@ -16,21 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-from leadflow.config import ConfigError, HubSpotSettings, PostgresSettings
+from leadflow.errors import ConfigError
+from leadflow.settings import PostgresSettings
 
 MIN_POSTGRES = 14
-# Read endpoints leadflow calls, and the private-app scope each needs (a 403 means it is missing).
-SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
-    ("crm.objects.contacts.read", "/crm/v3/objects/contacts", {"limit": 1}),
-    ("crm.objects.companies.read", "/crm/v3/objects/companies", {"limit": 1}),
-    ("crm.objects.deals.read", "/crm/v3/objects/deals", {"limit": 1}),
-    ("crm.objects.owners.read", "/crm/v3/owners", {"limit": 1}),
-    ("crm.schemas.contacts.read", "/crm/v3/properties/contacts", {}),
-    ("events read", "/events/v3/events", {"objectType": "contact", "limit": 1}),
-]
-WRITE_SCOPES = "crm.objects.contacts.write, crm.schemas.contacts.write"
 SYMBOLS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
 
 
@@ -51,22 +41,26 @@ class Check:
 
 
 def schema_tables() -> list[str]:
-    """The tables schema.sql creates: what `begin` guarantees before every run."""
+    """The tables the schema files create: what `begin` guarantees before every run."""
+    from leadflow.sources import configured
+
     ddl = resources.files("leadflow").joinpath("schema.sql").read_text()
+    ddl += "".join(source.schema_sql() for source in configured())
     return re.findall(r"create table if not exists (\w+\.\w+)", ddl)
 
 
 def _postgres(results: list[Check]) -> PostgresSettings | None:
-    from leadflow.config import POSTGRES_CONN_ID, postgres_settings
     from leadflow.db import open_connection
+    from leadflow.settings import Connections, postgres_settings, read
 
+    conn_id = read(Connections).postgres
     try:
         pg = postgres_settings()
     except ConfigError as exc:
-        results.append(Check(f"connection {POSTGRES_CONN_ID}", "fail", "not usable", str(exc)))
+        results.append(Check(f"connection {conn_id}", "fail", "not usable", str(exc)))
         return None
     where = pg.host if pg.host.startswith("/") else f"{pg.host}:{pg.port}"
-    results.append(Check(f"connection {POSTGRES_CONN_ID}", "ok", f"{where}/{pg.dbname}"))
+    results.append(Check(f"connection {conn_id}", "ok", f"{where}/{pg.dbname}"))
     try:
         conn = open_connection(pg)
     except ConfigError as exc:
@@ -114,120 +108,6 @@ def _postgres(results: list[Check]) -> PostgresSettings | None:
     return pg
 
 
-def _hubspot(results: list[Check]) -> None:
-    from leadflow import push
-    from leadflow.config import HUBSPOT_CONN_ID, hubspot_settings
-    from leadflow.hubspot import HubSpotAuthError, HubSpotClient, HubSpotError, HubSpotUnreachable
-
-    try:
-        hs: HubSpotSettings = hubspot_settings()
-    except ConfigError as exc:
-        results.append(Check(f"connection {HUBSPOT_CONN_ID}", "fail", "not usable", str(exc)))
-        return
-    results.append(
-        Check(
-            f"connection {HUBSPOT_CONN_ID}",
-            "ok",
-            f"{hs.base_url}, {hs.rate_limit_per_10s} requests/10 s",
-        )
-    )
-    quick = dataclasses.replace(hs, max_attempts=2, timeout_s=min(hs.timeout_s, 10.0))
-    with HubSpotClient(quick) as client:
-        try:
-            definitions = client.properties("contacts")
-        except HubSpotUnreachable as exc:
-            results.append(Check("HubSpot reachable", "fail", "no answer", str(exc)))
-            return
-        except HubSpotAuthError as exc:
-            reachable = Check("HubSpot reachable", "ok", hs.base_url)
-            if exc.status == 403:
-                results += [reachable, Check("token accepted", "ok", "authenticated")]
-            else:
-                results += [
-                    reachable,
-                    Check(
-                        "token accepted",
-                        "fail",
-                        f"HTTP {exc.status}",
-                        f"put a valid private-app access token in the password of the Airflow"
-                        f" connection '{HUBSPOT_CONN_ID}'",
-                    ),
-                ]
-                return
-            definitions = None
-        except HubSpotError as exc:
-            results.append(Check("HubSpot reachable", "fail", str(exc), "see the message"))
-            return
-        else:
-            results += [
-                Check("HubSpot reachable", "ok", hs.base_url),
-                Check("token accepted", "ok", "GET /crm/v3/properties/contacts answered"),
-            ]
-        for scope, path, params in SCOPE_PROBES:
-            try:
-                client.request("GET", path, params=params)
-                results.append(Check(f"scope {scope}", "ok", f"GET {path}"))
-            except HubSpotAuthError as exc:
-                results.append(
-                    Check(
-                        f"scope {scope}",
-                        "fail",
-                        f"GET {path} answered {exc.status}",
-                        f"add the scope '{scope}' to the private app (HubSpot: Settings →"
-                        " Integrations → Private apps → Scopes) and put the new token in"
-                        f" '{HUBSPOT_CONN_ID}'",
-                    )
-                )
-            except HubSpotError as exc:
-                results.append(Check(f"scope {scope}", "fail", str(exc), "see the message"))
-        results.append(
-            Check(
-                "write scopes",
-                "skip",
-                f"{WRITE_SCOPES}: not testable without writing; the first push fails with 403"
-                " if they are missing",
-            )
-        )
-    if definitions is None:
-        return
-    by_name = {d["name"]: d for d in definitions}
-    for wanted in push.CUSTOM_PROPERTIES:
-        name = wanted["name"]
-        have = by_name.get(name)
-        if have is None:
-            results.append(
-                Check(
-                    f"property {name}",
-                    "warn",
-                    "missing; the first push creates it",
-                    "grant crm.schemas.contacts.write, or create it in HubSpot with type"
-                    f" {wanted['type']}",
-                )
-            )
-        elif have.get("type") != wanted["type"]:
-            results.append(
-                Check(
-                    f"property {name}",
-                    "fail",
-                    f"type {have.get('type')}, leadflow writes {wanted['type']}",
-                    f"delete or rename the contact property '{name}' in HubSpot; leadflow"
-                    " recreates it with the right type on the next push",
-                )
-            )
-        else:
-            results.append(Check(f"property {name}", "ok", wanted["type"]))
-    options = (by_name.get("lifecyclestage") or {}).get("options") or []
-    results.append(
-        Check(
-            "property lifecyclestage",
-            "ok" if options else "fail",
-            f"{len(options)} options" if options else "no options declared",
-            "leadflow moves lifecyclestage only forward in the option order it reads here;"
-            " check the contact property 'lifecyclestage' in HubSpot",
-        )
-    )
-
-
 def _suites(results: list[Check]) -> None:
     from leadflow import quality
 
@@ -267,13 +147,13 @@ def _suites(results: list[Check]) -> None:
 
 
 def _dbt(results: list[Check], pg: PostgresSettings | None) -> None:
-    from leadflow.transform import project_dir
+    from leadflow.transform import dbt_env, project_dir
 
     project = project_dir()
     dbt = Path(sys.executable).with_name("dbt")
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    if pg is not None:
-        env.update(pg.dbt_env())
+    env = (
+        dbt_env(pg) if pg is not None else {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    )
     proc = subprocess.run(
         [str(dbt), "parse", "--project-dir", str(project), "--profiles-dir", str(project)],
         env=env,
@@ -307,9 +187,12 @@ def _dag(results: list[Check]) -> None:
 
 
 def run_checks(skip_dbt: bool = False) -> list[Check]:
+    from leadflow.sources import configured
+
     results: list[Check] = []
     pg = _postgres(results)
-    _hubspot(results)
+    for source in configured():
+        results += source.checks()
     _suites(results)
     steps: list[Callable[[], None]] = [lambda: _dag(results)]
     if skip_dbt:

@@ -1,14 +1,16 @@
 """Bulk loads into the `raw` schema: COPY into a temp table, then one set-based upsert.
 
-Each batch is checked record by record first; a record that cannot be loaded goes to
-`leadflow.quarantine` with its reason and raw payload instead of failing the run or vanishing.
+The source packages turn their records into COPY lines with the encoders here and write them
+with the writers here; each batch is checked record by record first, and a record that cannot
+be loaded goes to `leadflow.quarantine` with its reason and raw payload instead of failing the
+run or vanishing.
 
-Speed (bench/load_bench.py): records are encoded once with msgspec into ready-made COPY text
-lines (no per-value adaptation) by `encode_objects` / `encode_events`, which need no connection,
-so the extractor runs them in its prefetch thread while Postgres writes the previous batch. Lines
-are staged as text, and only rows whose content hash differs from raw are parsed into jsonb, so
-the hourly re-read of a lookback window costs little. Upserts only touch rows whose source JSON
-changed, so re-loading the same data changes nothing.
+Records are encoded once with msgspec into ready-made COPY text lines (no per-value
+adaptation), which needs no connection, so an extractor runs the encoding in its prefetch thread
+while Postgres writes the previous batch. Lines are staged as text, and only rows whose content
+hash differs from raw are parsed into jsonb, so the hourly re-read of a lookback window costs
+little; upserts only touch rows whose source JSON changed, so re-loading the same data changes
+nothing (bench/load_bench.py measures it).
 """
 
 from __future__ import annotations
@@ -21,20 +23,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
 import psycopg
 
-from leadflow.config import PostgresSettings
 from leadflow.db import open_connection
+from leadflow.settings import PostgresSettings
+from leadflow.stats import LoadStats
 
 MAX_RECORD_BYTES = 1_000_000
 MAX_BIGINT = 2**63 - 1
-# Plausible event times: not before this, not more than the slack after the interval's end.
-EVENTS_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
-EVENTS_FUTURE_SLACK = timedelta(hours=1)
 
 # Batches written at once, and how often a batch that collided with another is tried.
 LOAD_CONNECTIONS = 2
@@ -47,26 +47,7 @@ _BATCH_COLLISIONS = (
 B = TypeVar("B")
 R = TypeVar("R")
 
-OBJECT_TABLES = {
-    "contacts": "raw.hubspot_contacts",
-    "companies": "raw.hubspot_companies",
-    "deals": "raw.hubspot_deals",
-    "owners": "raw.hubspot_owners",
-}
-
 _encode = msgspec.json.Encoder().encode
-
-
-@dataclass
-class LoadStats:
-    received: int = 0
-    changed: int = 0
-    quarantined: int = 0
-
-    def add(self, other: LoadStats) -> None:
-        self.received += other.received
-        self.changed += other.changed
-        self.quarantined += other.quarantined
 
 
 class BadRecord(ValueError):
@@ -104,8 +85,8 @@ def load_concurrently(
     """`write` each batch in its own transaction (_batch_transaction), on `connections` at once.
 
     With one connection Postgres idles while the next batch is handed over and COPYed; with two
-    it writes one batch while it parses the other (bench/load_bench.py on 2 cores, first loads:
-    events 120-137k -> 110-158k rows/s, contacts 43-61k -> 64-88k). Batches commit in any order,
+    it writes one batch while it parses the other (bench/load_bench.py). Batches commit in any
+    order,
     which loses nothing: a stream's cursor moves only after this returns. A record read twice can
     put two running batches in each other's way (a deadlock, or a key the other just inserted);
     that batch is retried once the other has committed. The first error stops new batches and is
@@ -159,7 +140,8 @@ def register_load(conn: psycopg.Connection, load_id: str) -> None:
     )
 
 
-def _bigint(value: Any, what: str) -> int:
+def bigint(value: Any, what: str) -> int:
+    """A positive 64-bit id, or BadRecord naming `what` it is."""
     try:
         number = int(str(value))
     except (TypeError, ValueError) as exc:
@@ -169,7 +151,8 @@ def _bigint(value: Any, what: str) -> int:
     return number
 
 
-def _timestamp(record: dict[str, Any], key: str) -> datetime:
+def timestamp(record: dict[str, Any], key: str) -> datetime:
+    """record[key] as an aware datetime, or BadRecord."""
     value = record.get(key)
     try:
         ts = datetime.fromisoformat(value)  # type: ignore[arg-type]
@@ -180,7 +163,7 @@ def _timestamp(record: dict[str, Any], key: str) -> datetime:
     return ts
 
 
-def _payload(record: Any) -> bytes:
+def payload(record: Any) -> bytes:
     """The record as compact UTF-8 JSON, or why Postgres could not store it."""
     try:
         data = _encode(record)
@@ -204,7 +187,8 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
-def _copy_text(value: str) -> bytes:
+def copy_text(value: str) -> bytes:
+    """A COPY text field; NUL cannot be stored."""
     if "\x00" in value:
         raise BadRecord(f"NUL character in {value!r}")
     return (
@@ -216,18 +200,8 @@ def _copy_text(value: str) -> bytes:
     )
 
 
-def _object_line(record: Any) -> bytes:
-    """One COPY line `id, record, hash, updated_at, archived` or BadRecord."""
-    if not isinstance(record, dict):
-        raise BadRecord(f"record is {type(record).__name__}, not a JSON object")
-    if "id" not in record:
-        raise BadRecord("record without an id")
-    object_id = _bigint(record["id"], "id")
-    if not isinstance(record.get("properties", {}), dict):
-        raise BadRecord("properties is not a JSON object")
-    updated = _timestamp(record, "updatedAt")
-    data = _payload(record)
-    archived = record.get("archived") is True or bool(record.get("archivedAt"))
+def object_line(object_id: int, data: bytes, updated: datetime, archived: bool) -> bytes:
+    """One COPY line `id, record, hash, updated_at, archived` of an object table in raw."""
     return b"%d\t%s\t%s\t%s\t%s\n" % (
         object_id,
         data.replace(b"\\", b"\\\\"),
@@ -237,36 +211,27 @@ def _object_line(record: Any) -> bytes:
     )
 
 
-def _event_line(record: Any, latest: datetime | None = None) -> bytes:
-    """One COPY line of an event, or BadRecord; `latest` is the last plausible occurredAt."""
-    if not isinstance(record, dict) or not record.get("id"):
-        raise BadRecord("event without an id")
-    object_id = _bigint(record.get("objectId"), "objectId")
-    event_type = record.get("eventType")
-    if not isinstance(event_type, str) or not event_type:
-        raise BadRecord("event without an eventType")
-    occurred = _timestamp(record, "occurredAt")
-    if occurred < EVENTS_SINCE:
-        raise BadRecord(
-            f"implausible occurredAt {record['occurredAt']}: before {EVENTS_SINCE:%Y-%m-%d}"
-        )
-    if latest is not None and occurred > latest:
-        raise BadRecord(
-            f"occurredAt {record['occurredAt']} is in the future: more than "
-            f"{EVENTS_FUTURE_SLACK} after the end of the interval that read it"
-        )
-    data = _payload(record)
+def event_line(
+    event_id: str,
+    event_type: str,
+    object_type: str,
+    object_id: int,
+    occurred: datetime,
+    data: bytes,
+) -> bytes:
+    """One COPY line `id, event_type, object_type, object_id, occurred_at, record` of events."""
     return b"%s\t%s\t%s\t%d\t%s\t%s\n" % (
-        _copy_text(str(record["id"])),
-        _copy_text(event_type),
-        _copy_text(str(record.get("objectType", "")).lower()),
+        copy_text(event_id),
+        copy_text(event_type),
+        copy_text(object_type),
         object_id,
         occurred.isoformat().encode(),
         data.replace(b"\\", b"\\\\"),
     )
 
 
-def _encode_all(records: Sequence[Any], to_line: Callable[[Any], bytes]) -> Encoded:
+def encode_all(records: Sequence[Any], to_line: Callable[[Any], bytes]) -> Encoded:
+    """Every record as a COPY line, or with why it cannot be one (`to_line` raises BadRecord)."""
     lines, bad = [], []
     for record in records:
         try:
@@ -277,23 +242,14 @@ def _encode_all(records: Sequence[Any], to_line: Callable[[Any], bytes]) -> Enco
     return Encoded(len(records), lines, bad)
 
 
-def encode_objects(records: Sequence[Any]) -> Encoded:
-    return _encode_all(records, _object_line)
-
-
-def encode_events(records: Sequence[Any], latest: datetime | None = None) -> Encoded:
-    """Events are immutable, so a repeat of an event id within the batch is kept once.
-
-    Events dated before EVENTS_SINCE or after `latest` (the reading interval's end plus
-    EVENTS_FUTURE_SLACK) are implausible: they are quarantined with the reason.
-    """
-    encoded = _encode_all(records, lambda record: _event_line(record, latest))
+def first_of_each_id(encoded: Encoded) -> Encoded:
+    """Immutable records (events): a repeat of an id within the batch is kept once."""
     seen: set[bytes] = set()
     unique = []
     for line in encoded.lines:
-        event_id = line.split(b"\t", 1)[0]
-        if event_id not in seen:
-            seen.add(event_id)
+        record_id = line.split(b"\t", 1)[0]
+        if record_id not in seen:
+            seen.add(record_id)
             unique.append(line)
     return Encoded(encoded.received, unique, encoded.bad)
 
@@ -342,7 +298,7 @@ def quarantine(
     return len(bad)
 
 
-def _stage_lines(cur: psycopg.Cursor, lines: list[bytes]) -> None:
+def stage_objects(cur: psycopg.Cursor, lines: list[bytes]) -> None:
     """COPY pre-encoded object lines into a staging table holding exactly these lines.
 
     One batch's transaction stages twice (its live records, then its archived ones), so the
@@ -357,20 +313,18 @@ def _stage_lines(cur: psycopg.Cursor, lines: list[bytes]) -> None:
         cp.write(b"".join(lines))
 
 
-def load_objects(
-    conn: psycopg.Connection, stream: str, records: Sequence[Any] | Encoded, load_id: str
+def upsert_objects(
+    conn: psycopg.Connection, table: str, stream: str, batch: Encoded, load_id: str
 ) -> LoadStats:
-    """Upsert CRM objects into raw.hubspot_<stream>; newer `updatedAt` wins, archived wins ties.
+    """Upsert objects into the raw `table`; the newer `updated_at` wins, archived wins ties.
 
     Only rows whose hash differs from raw are cast to jsonb and written. The staged batch meets
     raw through `lateral (... limit 1)`, which the planner cannot turn into a hash join: the temp
     table has no statistics, and a hash join would read all of raw for every batch instead of
     probing its primary key once per staged row.
     """
-    table = OBJECT_TABLES[stream]
-    batch = records if isinstance(records, Encoded) else encode_objects(records)
     with conn.cursor() as cur:
-        _stage_lines(cur, batch.lines)
+        stage_objects(cur, batch.lines)
         cur.execute(
             f"""
             insert into {table} as t (id, record, updated_at, archived, _hash, _load_id)
@@ -395,28 +349,29 @@ def load_objects(
 
 
 _INSERT_EVENTS = """
-    insert into raw.hubspot_events
+    insert into {table}
         (id, event_type, object_type, object_id, occurred_at, record, _load_id)
     select s.id, s.event_type, s.object_type, s.object_id, s.occurred_at,
         s.record::jsonb, %(load_id)s
     from _stage_events as s
     left join lateral (
-        select true as hit from raw.hubspot_events as known where known.id = s.id limit 1
+        select true as hit from {table} as known where known.id = s.id limit 1
     ) as known on true
     where known.hit is null
 """
 
 
-def load_events(
-    conn: psycopg.Connection, records: Sequence[Any] | Encoded, load_id: str
+def insert_events(
+    conn: psycopg.Connection, table: str, stream: str, batch: Encoded, load_id: str
 ) -> LoadStats:
-    """Insert marketing events; events are immutable, so a known id is skipped.
+    """Insert events into the raw `table`; events are immutable, so a known id is skipped, and
+    an id already quarantined is not stored again (every run reads its window again).
 
-    A plain insert of the unknown ids is a quarter cheaper than `on conflict do nothing`
-    (200k events: 0.78 s vs 1.06 s). Only a concurrent load of the same events can still
+    A plain insert of the unknown ids is cheaper than `on conflict do nothing` (by about a
+    quarter). Only a concurrent load of the same events can still
     collide; that batch is then redone with `on conflict do nothing` under a savepoint.
     """
-    batch = records if isinstance(records, Encoded) else encode_events(records)
+    insert = _INSERT_EVENTS.format(table=table)
     with conn.cursor() as cur:
         cur.execute(
             "create temp table if not exists _stage_events (id text, event_type text,"
@@ -430,204 +385,10 @@ def load_events(
             cp.write(b"".join(batch.lines))
         try:
             with conn.transaction():
-                cur.execute(_INSERT_EVENTS, {"load_id": load_id})
+                cur.execute(insert, {"load_id": load_id})
         except psycopg.errors.UniqueViolation:
-            cur.execute(_INSERT_EVENTS + " on conflict (id) do nothing", {"load_id": load_id})
+            cur.execute(insert + " on conflict (id) do nothing", {"load_id": load_id})
         changed = cur.rowcount
     return LoadStats(
-        batch.received, changed, quarantine(conn, "events", load_id, batch.bad, once_per_id=True)
+        batch.received, changed, quarantine(conn, stream, load_id, batch.bad, once_per_id=True)
     )
-
-
-def retire_objects(
-    conn: psycopg.Connection, stream: str, records: Sequence[Any], load_id: str
-) -> LoadStats:
-    """Mark objects HubSpot lists as archived; the last full source JSON stays in raw.
-
-    The archived listing may carry fewer properties than the live read (URL limits), so a
-    known row keeps its record and only gains `archived`/`archivedAt`; an object never seen
-    live is stored as the archived listing returned it.
-    """
-    table = OBJECT_TABLES[stream]
-    archived = [{**r, "archived": True} if isinstance(r, dict) else r for r in records]
-    batch = encode_objects(archived)
-    with conn.cursor() as cur:
-        _stage_lines(cur, batch.lines)
-        cur.execute(
-            f"""
-            insert into {table} as t (id, record, updated_at, archived, _hash, _load_id)
-            select distinct on (s.id) s.id, s.record::jsonb, s.updated_at, true, null,
-                %(load_id)s
-            from _stage_objects as s
-            order by s.id, s.updated_at desc
-            on conflict (id) do update
-                set record = t.record || jsonb_build_object(
-                        'archived', true, 'archivedAt', excluded.record -> 'archivedAt'),
-                    updated_at = greatest(t.updated_at, excluded.updated_at),
-                    archived = true, _hash = null,
-                    _load_id = excluded._load_id, _loaded_at = now()
-                where not t.archived
-                   or t.record -> 'archivedAt' is distinct from excluded.record -> 'archivedAt'
-            """,
-            {"load_id": load_id},
-        )
-        changed = cur.rowcount
-    return LoadStats(batch.received, changed, quarantine(conn, stream, load_id, batch.bad))
-
-
-@dataclass(frozen=True)
-class CatalogChanges:
-    """How a stream's property list changed in one load: added, removed, type changed."""
-
-    added: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    retyped: tuple[tuple[str, str, str], ...] = ()  # (name, old type, new type)
-
-
-def replace_catalog(
-    conn: psycopg.Connection, stream: str, definitions: Sequence[Any], load_id: str
-) -> CatalogChanges:
-    """Make raw.hubspot_properties the CRM's property list of `stream`, log how it differs
-    from the last one (leadflow.source_schema_changes), and return what this load logged, so
-    a retried task reports the changes its first attempt found. The first list logs nothing.
-    """
-    known = dict(
-        conn.execute(
-            "select name, type from raw.hubspot_properties where object_type = %s", (stream,)
-        ).fetchall()
-    )
-    listed = {str(d["name"]): d for d in definitions if isinstance(d, dict) and d.get("name")}
-    types = {name: str(d.get("type") or "") for name, d in listed.items()}
-    logged = []
-    if known:
-        logged += [("added", n, None, types[n]) for n in sorted(types.keys() - known.keys())]
-        logged += [("removed", n, known[n], None) for n in sorted(known.keys() - types.keys())]
-        logged += [
-            ("retyped", n, known[n], types[n])
-            for n in sorted(known.keys() & types.keys())
-            if known[n] != types[n]
-        ]
-    with conn.cursor() as cur:
-        cur.execute("delete from raw.hubspot_properties where object_type = %s", (stream,))
-        with cur.copy(
-            "copy raw.hubspot_properties (object_type, name, type, record, _load_id) from stdin"
-        ) as cp:
-            for name, definition in sorted(listed.items()):
-                cp.write_row((stream, name, types[name], _encode(definition).decode(), load_id))
-        cur.executemany(
-            "insert into leadflow.source_schema_changes"
-            " (stream, change, name, old_type, new_type, load_id) values (%s, %s, %s, %s, %s, %s)",
-            [(stream, *row, load_id) for row in logged],
-        )
-        rows = cur.execute(
-            "select change, name, old_type, new_type from leadflow.source_schema_changes"
-            " where stream = %s and load_id = %s order by id",
-            (stream, load_id),
-        ).fetchall()
-    return CatalogChanges(
-        added=tuple(n for c, n, _, _ in rows if c == "added"),
-        removed=tuple(n for c, n, _, _ in rows if c == "removed"),
-        retyped=tuple((n, old, new) for c, n, old, new in rows if c == "retyped"),
-    )
-
-
-def record_merges(conn: psycopg.Connection, merges: Iterable[tuple[int, int]], load_id: str) -> int:
-    """Remember merged-away contact ids (old -> survivor) and retire them in raw.
-
-    HubSpot gives a merged-away id no archived record; its only trace is the survivor's
-    `hs_merged_object_ids`. The old id is marked archived (its source JSON kept) and its
-    associations dropped, so models count the person once and can remap events by the map.
-    """
-    pairs = sorted(set(merges))
-    if not pairs:
-        return 0
-    old_ids = [old for old, _ in pairs]
-    with conn.cursor() as cur:
-        cur.executemany(
-            """
-            insert into raw.hubspot_contact_merges (old_id, survivor_id, _load_id)
-            values (%s, %s, %s)
-            on conflict (old_id) do update
-                set survivor_id = excluded.survivor_id, _load_id = excluded._load_id,
-                    _loaded_at = now()
-                where hubspot_contact_merges.survivor_id <> excluded.survivor_id
-            """,
-            [(old, survivor, load_id) for old, survivor in pairs],
-        )
-        cur.execute(
-            "update raw.hubspot_contacts set archived = true, _load_id = %s, _loaded_at = now()"
-            " where id = any(%s) and not archived",
-            (load_id, old_ids),
-        )
-        cur.execute(
-            "delete from raw.hubspot_associations"
-            " where (from_type = 'contacts' and from_id = any(%(ids)s))"
-            "    or (to_type = 'contacts' and to_id = any(%(ids)s))",
-            {"ids": old_ids},
-        )
-    return len(pairs)
-
-
-def merged_ids(record: Any) -> list[tuple[int, int]]:
-    """(old_id, survivor_id) pairs from a contact's `hs_merged_object_ids` ("12;34")."""
-    if not isinstance(record, dict) or not isinstance(record.get("properties"), dict):
-        return []
-    value = record["properties"].get("hs_merged_object_ids")
-    if not isinstance(value, str) or not value:
-        return []
-    try:
-        survivor = int(str(record["id"]))
-    except (KeyError, ValueError):
-        return []
-    return [
-        (int(v), survivor)
-        for v in value.split(";")
-        if v.strip().isdigit() and int(v) != survivor and int(v) <= MAX_BIGINT
-    ]
-
-
-def replace_associations(
-    conn: psycopg.Connection,
-    from_type: str,
-    to_type: str,
-    from_ids: Sequence[int],
-    links: Iterable[tuple[int, int, int]],
-    load_id: str,
-) -> int:
-    """Make raw associations of `from_ids` towards `to_type` exactly `links`, both directions.
-
-    HubSpot does not report removed associations, so the set for each changed object is
-    replaced; the reverse rows let models join from either side.
-    """
-    links = list(links)
-    with conn.cursor() as cur:
-        cur.execute(
-            """
-            delete from raw.hubspot_associations
-            where (from_type = %(f)s and to_type = %(t)s and from_id = any(%(ids)s))
-               or (from_type = %(t)s and to_type = %(f)s and to_id = any(%(ids)s))
-            """,
-            {"f": from_type, "t": to_type, "ids": list(from_ids)},
-        )
-        with cur.copy(
-            "copy raw.hubspot_associations (from_type, from_id, to_type, to_id, type_id, _load_id)"
-            " from stdin"
-        ) as cp:
-            seen: set[tuple] = set()
-            for from_id, to_id, type_id in links:
-                for row in (
-                    (from_type, from_id, to_type, to_id, type_id),
-                    (to_type, to_id, from_type, from_id, _reverse_type(type_id)),
-                ):
-                    if row not in seen:
-                        seen.add(row)
-                        cp.write_row((*row, load_id))
-    return len(links)
-
-
-# HubSpot's v4 default association type ids come in pairs (contact→company 1, company→contact 2…).
-_REVERSE = {1: 2, 2: 1, 3: 4, 4: 3, 5: 6, 6: 5, 279: 280, 280: 279}
-
-
-def _reverse_type(type_id: int) -> int:
-    return _REVERSE.get(type_id, type_id)

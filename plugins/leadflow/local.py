@@ -1,7 +1,7 @@
 """The embedded defaults: a local Postgres, an in-process Airflow, env-var connections.
 
 This is what `make demo` and the tests run on. Nothing here is used in a real deployment,
-where Postgres and HubSpot come from real Airflow connections.
+where the warehouse and the sources come from real Airflow connections.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Any
 
 import psycopg
 
-from leadflow.config import PostgresSettings
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from leadflow.settings import REPO_ROOT, Connections, PostgresSettings, paths, read
+from leadflow.sources import configured
 
 
 def start_embedded_postgres(
@@ -56,10 +55,8 @@ def stop_embedded_postgres(data_dir: Path) -> None:
     atexit.unregister(server._cleanup)
 
 
-def connection_env(
-    pg: PostgresSettings, hubspot_url: str, token: str, hubspot_extra: dict[str, Any] | None = None
-) -> dict[str, str]:
-    """AIRFLOW_CONN_* env vars for the two connections leadflow reads."""
+def warehouse_env(pg: PostgresSettings) -> dict[str, str]:
+    """The AIRFLOW_CONN_* env var of the warehouse connection, pointed at `pg`."""
     postgres = {
         "conn_type": "postgres",
         "host": pg.host,
@@ -68,16 +65,7 @@ def connection_env(
         "password": pg.password,
         "schema": pg.dbname,
     }
-    hubspot = {
-        "conn_type": "http",
-        "host": hubspot_url,
-        "password": token,
-        "extra": hubspot_extra or {},
-    }
-    return {
-        "AIRFLOW_CONN_LEADFLOW_POSTGRES": json.dumps(postgres),
-        "AIRFLOW_CONN_HUBSPOT_DEFAULT": json.dumps(hubspot),
-    }
+    return {f"AIRFLOW_CONN_{read(Connections).postgres.upper()}": json.dumps(postgres)}
 
 
 def airflow_env(home: Path) -> dict[str, str]:
@@ -94,7 +82,7 @@ def airflow_env(home: Path) -> dict[str, str]:
 
 
 def prepare_airflow(home: Path) -> None:
-    """Create the Airflow metadata database once per home (SQLite, ~7 s).
+    """Create the Airflow metadata database once per home (SQLite).
 
     A deployment with its own metadata database (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN) migrates
     it with its own tooling; touching it from here would be a surprise.
@@ -152,10 +140,11 @@ def run_lead_sync(
 
 
 def stack_env(
-    pg: PostgresSettings, airflow_db: str, home: Path, hubspot_url: str, token: str
+    pg: PostgresSettings, airflow_db: str, home: Path, sources_env: dict[str, str]
 ) -> dict[str, str]:
     """Env for the full stack without Docker: the same settings docker-compose.yml gives
-    its Airflow services, pointed at an embedded Postgres and a local sandbox."""
+    its Airflow services, pointed at an embedded Postgres and the sources' connections
+    (`sources_env`), plus what dbt's profile reads, so `dbt` works in that shell too."""
     from sqlalchemy.engine import URL
 
     def metadata(driver: str) -> str:
@@ -175,7 +164,10 @@ def stack_env(
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://localhost:8080/execution/",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__API_AUTH__JWT_SECRET": "local-stack-only",
-        **connection_env(pg, hubspot_url, token, {"rate_limit_per_10s": 190}),
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        **warehouse_env(pg),
+        **sources_env,
+        **pg.dbt_env(),
     }
 
 
@@ -186,13 +178,8 @@ def _stack(state_dir: Path) -> None:
 
     pg = start_embedded_postgres(state_dir / "stack-pgdata", dbname="leadflow")
     start_embedded_postgres(state_dir / "stack-pgdata", dbname="airflow")
-    env = stack_env(
-        pg,
-        "airflow",
-        state_dir / "stack-airflow",
-        os.environ.get("LEADFLOW_SANDBOX_URL", "http://127.0.0.1:8765"),
-        os.environ.get("HUBSPOT_SANDBOX_TOKEN", "sandbox-token"),
-    )
+    sources_env = {k: v for source in configured() for k, v in source.sandbox().stack_env().items()}
+    env = stack_env(pg, "airflow", state_dir / "stack-airflow", sources_env)
     path = state_dir / "stack.env"
     path.write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items())))
     print(f"postgres running on socket {pg.host} (databases leadflow, airflow); env in {path}")
@@ -201,4 +188,4 @@ def _stack(state_dir: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1:] != ["stack"]:
         sys.exit("usage: python -m leadflow.local stack")
-    _stack(Path(os.environ.get("LEADFLOW_STATE_DIR", REPO_ROOT / ".leadflow")))
+    _stack(Path(paths().state_dir))

@@ -13,45 +13,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from leadflow import alerts, push, quality, runs
-from leadflow.config import ConfigError, env_setting, hubspot_settings, postgres_settings
+from leadflow import alerts, plan, quality, runs, send, sources
 from leadflow.db import connect, ensure_schema
-from leadflow.extract import extract_stream
-from leadflow.hubspot import HubSpotAuthError
+from leadflow.errors import LeadflowError
+from leadflow.settings import AlertSettings, postgres_settings, read
+from leadflow.stats import BuildStats, DryRunStats, ExtractStats, PushStats, RunStats
 from leadflow.transform import dbt_build, properties_read
 
 log = logging.getLogger(__name__)
 
-# Failures a retry cannot fix: a wrong setting, a rejected token, an outgoing list that is not
-# the validated one. Airflow's retries would only repeat them minutes later.
-PERMANENT_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    HubSpotAuthError,
-    quality.OutgoingChanged,
-)
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+OUTGOING_SUITE = "crm_outgoing_contacts"
 
 
 def fail_fast(step: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run `step`; a permanent error fails its task at once, without Airflow's retries."""
+    """Run `step`; an error a retry cannot fix (a wrong setting, a rejected token, an outgoing
+    list that is not the validated one: `retryable` false) fails its task at once, without
+    Airflow's retries, which would only repeat it minutes later."""
 
     @functools.wraps(step)
     def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return step(*args, **kwargs)
-        except PERMANENT_ERRORS as exc:
-            if getattr(exc, "retryable", False):  # e.g. Postgres down: Airflow retries
+        except LeadflowError as exc:
+            if exc.retryable:  # e.g. Postgres down: Airflow retries
                 raise
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(f"{exc} (not retried: a retry cannot fix this)") from exc
 
     return run
-
-
-RAW_SUITES = ("raw_hubspot_contacts", "raw_hubspot_events")
-OUTGOING_SUITE = "crm_outgoing_contacts"
 
 
 @dataclass(frozen=True)
@@ -75,25 +67,26 @@ def begin(ctx: RunContext) -> None:
 
 @fail_fast
 def extract(ctx: RunContext, stream: str) -> dict[str, Any]:
-    """One stream into raw; ops hear when properties the models read left the CRM."""
+    """One stream into raw; ops hear when properties the models read left the source."""
     pg = postgres_settings()
-    result = extract_stream(
-        stream, pg, hubspot_settings(), ctx.interval_start, ctx.interval_end, ctx.load_id
-    )
-    changes = result.get("schema_changes") or {}
-    if any(changes.values()):
-        read = properties_read().get(stream, [])
-        alert = alerts.schema_drift(ctx.run_id, stream, changes, read, ctx.load_id)
+    source = sources.source_of(stream)
+    stats = source.extract(stream, pg, ctx.interval_start, ctx.interval_end, ctx.load_id)
+    if any(stats.schema_changes.values()):
+        read_by_models = properties_read(source.name).get(stream, [])
+        alert = alerts.schema_drift(
+            ctx.run_id, stream, stats.schema_changes, read_by_models, ctx.load_id
+        )
         if alert is not None:
             alerts.send(alert, pg)
-    return result
+    return stats.as_dict()
 
 
 @fail_fast
 def validate_raw(ctx: RunContext) -> dict[str, Any]:
     pg = postgres_settings()
     try:
-        return {s: quality.validate(pg, s, ctx.run_id, ctx.load_id).success for s in RAW_SUITES}
+        suites = [suite for source in sources.configured() for suite in source.raw_suites]
+        return {s: quality.validate(pg, s, ctx.run_id, ctx.load_id).success for s in suites}
     except quality.QualityGateFailed as exc:
         alerts.send(alerts.gate_failed(ctx.run_id, exc), pg)
         raise
@@ -101,7 +94,7 @@ def validate_raw(ctx: RunContext) -> dict[str, Any]:
 
 @fail_fast
 def transform(ctx: RunContext) -> dict[str, Any]:
-    return dbt_build(postgres_settings(), as_of=ctx.interval_end)
+    return dbt_build(postgres_settings(), as_of=ctx.interval_end).as_dict()
 
 
 @fail_fast
@@ -133,18 +126,19 @@ def validate_outgoing(ctx: RunContext, force_push: bool = False) -> dict[str, An
 
 @fail_fast
 def push_back(ctx: RunContext, dry_run: bool = False) -> dict[str, Any]:
-    pg, hs = postgres_settings(), hubspot_settings()
+    pg, crm = postgres_settings(), sources.crm()
     if dry_run:
-        plans = push.plan(pg, hs)
-        log.info("dry run, nothing sent:\n%s", push.format_plan(plans, limit=500))
+        plans = plan.plan(pg, crm)
+        log.info("dry run, nothing sent:\n%s", plan.format_plan(plans, limit=500))
         actions = [p.action for p in plans]
-        return {"dry_run": True, **{a: actions.count(a) for a in ("create", "update", "skip")}}
-    stats = push.push(pg, hs, ctx.run_id).as_dict()
-    if stats["failed"]:
+        counts = {a: actions.count(a) for a in ("create", "update", "skip")}
+        return DryRunStats(**counts).as_dict()
+    stats = send.push(pg, crm, ctx.run_id)
+    if stats.failed:
         alerts.send(alerts.push_rejected(ctx.run_id, stats), pg)
-    if stats["restored"]:
+    if stats.restored:
         alerts.send(alerts.crm_drift(ctx.run_id, stats), pg)
-    return stats
+    return stats.as_dict()
 
 
 def stage_counts(pg_settings: Any = None) -> dict[str, int]:
@@ -156,12 +150,25 @@ def stage_counts(pg_settings: Any = None) -> dict[str, int]:
 
 
 @fail_fast
-def finish(ctx: RunContext, step_stats: dict[str, Any]) -> dict[str, Any]:
+def finish(
+    ctx: RunContext,
+    extracted: list[dict[str, Any]],
+    built: dict[str, Any],
+    pushed: dict[str, Any],
+) -> dict[str, Any]:
+    """Close the run's record with what every step did (the steps' XCom values)."""
     pg = postgres_settings()
-    stats = {**step_stats, "stages": stage_counts(pg)}
-    stats["alerts"] = operational_alerts(ctx, pg)
+    stats = RunStats(
+        extract=[ExtractStats.from_dict(e) for e in extracted],
+        dbt=BuildStats.from_dict(built),
+        push=DryRunStats.from_dict(pushed)
+        if pushed.get("dry_run")
+        else PushStats.from_dict(pushed),
+        stages=stage_counts(pg),
+    )
+    stats.alerts = operational_alerts(ctx, pg)
     runs.finish_run(pg, ctx.run_id, "success", stats)
-    return stats
+    return stats.as_dict()
 
 
 def operational_alerts(ctx: RunContext, pg: Any) -> list[str]:
@@ -172,7 +179,7 @@ def operational_alerts(ctx: RunContext, pg: Any) -> list[str]:
             row = conn.execute(
                 "select started_at from leadflow.runs where run_id = %s", (ctx.run_id,)
             ).fetchone()
-        threshold = env_setting("LEADFLOW_ALERT_QUARANTINE_MIN", 1, minimum=1)
+        threshold = read(AlertSettings).quarantine_min
         candidates = [
             alerts.quarantine_growth(pg, ctx.run_id, row[0], threshold) if row else None,
             alerts.sla_breaches(pg, ctx.run_id, ctx.interval_start, ctx.interval_end),
@@ -207,7 +214,7 @@ def fail(ctx: RunContext, failed_tasks: list[str]) -> None:
         pg,
         ctx.run_id,
         "failed",
-        {"failed_tasks": failed_tasks},
+        RunStats(failed_tasks=failed_tasks),
         error=f"failed tasks: {', '.join(failed_tasks)}",
     )
     if not alerts.already_raised(pg, ctx.run_id):

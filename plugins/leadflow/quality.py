@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from leadflow.config import PostgresSettings, env_setting
 from leadflow.db import connect
+from leadflow.settings import BreakerSettings, PostgresSettings, paths, read
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,7 @@ warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource
 
 
 def expectations_dir() -> Path:
-    override = os.environ.get("LEADFLOW_EXPECTATIONS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "expectations"
+    return Path(paths().expectations_dir)
 
 
 class QualityGateFailed(RuntimeError):
@@ -120,7 +117,7 @@ def validate(
 
 def _load_query(pg: PostgresSettings, spec: dict[str, Any], load_id: str) -> str:
     """The rows `load_id` wrote. Bounded below by the load's registered start, so GX's queries
-    use the `_loaded_at` index: a scan of raw events for each of them cost 1-3 s at 20M rows.
+    use the `_loaded_at` index instead of scanning all raw events for each of them.
     An unregistered load (written by other code) is found by its id alone."""
     with connect(pg) as conn:
         row = conn.execute(
@@ -312,44 +309,6 @@ class VolumeBreakerTripped(QualityGateFailed):
     a bug upstream or a new deployment, not a busy hour."""
 
 
-@dataclass(frozen=True)
-class BreakerSettings:
-    """When a push is held back for a person to check (`force_push` lets it through).
-
-    With `min_history` earlier pushes on record: more changed rows or new SQLs than
-    max(minimum, factor x their median). Before that, compared with what the CRM holds: more
-    contacts moving into MQL or SQL than max(min_new_sqls, first_pushes_max_share x contacts).
-    And the very first push to a CRM waits for a confirmation when `confirm_first_push`.
-    """
-
-    factor: float = 5.0
-    min_rows: int = 500
-    min_new_sqls: int = 50
-    history: int = 10
-    min_history: int = 3
-    first_pushes_max_share: float = 0.1
-    confirm_first_push: bool = True
-
-    @classmethod
-    def from_env(cls) -> BreakerSettings:
-        return cls(
-            factor=env_setting("LEADFLOW_BREAKER_FACTOR", cls.factor, minimum=1),
-            min_rows=env_setting("LEADFLOW_BREAKER_MIN_ROWS", cls.min_rows, minimum=0),
-            min_new_sqls=env_setting("LEADFLOW_BREAKER_MIN_NEW_SQLS", cls.min_new_sqls, minimum=0),
-            history=env_setting("LEADFLOW_BREAKER_HISTORY", cls.history, minimum=1),
-            min_history=env_setting("LEADFLOW_BREAKER_MIN_HISTORY", cls.min_history, minimum=1),
-            first_pushes_max_share=env_setting(
-                "LEADFLOW_BREAKER_FIRST_PUSHES_MAX_SHARE",
-                cls.first_pushes_max_share,
-                minimum=0,
-                maximum=1,
-            ),
-            confirm_first_push=env_setting(
-                "LEADFLOW_BREAKER_CONFIRM_FIRST_PUSH", cls.confirm_first_push
-            ),
-        )
-
-
 @dataclass
 class BreakerVerdict:
     changed: int
@@ -411,9 +370,9 @@ def check_volume(
     unless `force` (a person checked the numbers and wants the push)."""
     from statistics import median
 
-    from leadflow.push import count_changes
+    from leadflow.plan import count_changes
 
-    settings = settings or BreakerSettings.from_env()
+    settings = settings or read(BreakerSettings)
     counts = count_changes(pg)
     with connect(pg) as conn:
         recent = conn.execute(RECENT_PUSHES_SQL, (run_id, settings.history)).fetchall()

@@ -18,8 +18,9 @@ from typing import Any
 
 import psycopg
 
-from leadflow.config import ConfigError, PostgresSettings
 from leadflow.db import open_connection
+from leadflow.errors import ConfigError
+from leadflow.settings import PostgresSettings
 from leadflow.stages import STAGES
 
 FUNNEL = ["lead", "mql", "sal", "sql", "opportunity", "customer"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
-from leadflow.config import PostgresSettings
 from leadflow.db import connect
+from leadflow.settings import PostgresSettings
+from leadflow.stats import RunStats
 
 
 def start_run(pg: PostgresSettings, run_id: str, start: datetime, end: datetime) -> None:
@@ -28,7 +28,7 @@ def start_run(pg: PostgresSettings, run_id: str, start: datetime, end: datetime)
 
 
 def finish_run(
-    pg: PostgresSettings, run_id: str, status: str, stats: dict[str, Any], error: str | None = None
+    pg: PostgresSettings, run_id: str, status: str, stats: RunStats, error: str | None = None
 ) -> None:
     with connect(pg) as conn:
         conn.execute(
@@ -37,5 +37,5 @@ def finish_run(
             set status = %s, finished_at = now(), stats = %s, error = %s
             where run_id = %s
             """,
-            (status, json.dumps(stats, default=str), error, run_id),
+            (status, json.dumps(stats.as_dict(), default=str), error, run_id),
         )

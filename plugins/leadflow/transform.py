@@ -1,4 +1,6 @@
-"""Run dbt: one `dbt build` per run (models, seeds, snapshots and tests in DAG order).
+"""Run dbt: one `dbt build` per run (models, seeds, snapshots and tests in DAG order), and any
+dbt command for a person (`leadflow dbt ...`), with the profile taken from the warehouse
+connection.
 
 dbt runs as a subprocess so a timeout can kill it cleanly; PGOPTIONS gives every dbt query a
 statement_timeout, so nothing keeps running in Postgres after a killed build.
@@ -15,29 +17,48 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from leadflow.config import PostgresSettings
+from leadflow.errors import LeadflowError
+from leadflow.settings import PostgresSettings, paths
+from leadflow.stats import BuildStats
 
 log = logging.getLogger(__name__)
 
 
-class DbtBuildFailed(RuntimeError):
+class DbtBuildFailed(LeadflowError):
     """dbt reported errors or failing tests; the message lists them."""
 
 
 def project_dir() -> Path:
-    override = os.environ.get("LEADFLOW_DBT_PROJECT_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "dbt_project"
+    return Path(paths().dbt_project_dir)
 
 
-def properties_read() -> dict[str, list[str]]:
-    """The source properties the staging models read, per object type (dbt var
-    hubspot_properties_read, declared once in dbt_project.yml)."""
+def properties_read(source: str) -> dict[str, list[str]]:
+    """The properties of `source` the staging models read, per object type (the dbt var
+    `<source>_properties_read`, declared once in dbt_project.yml)."""
     import yaml
 
     config = yaml.safe_load((project_dir() / "dbt_project.yml").read_text())
-    return dict(config["vars"]["hubspot_properties_read"])
+    return dict(config["vars"].get(f"{source}_properties_read") or {})
+
+
+def dbt_env(pg: PostgresSettings, as_of: datetime | None = None) -> dict[str, str]:
+    """The environment a dbt command needs: the profile's connection (profiles.yml reads it),
+    and as_of. as_of goes by env var, not --vars: changed vars make dbt re-parse the whole
+    project before every hourly build, a changed env var only the files that read it."""
+    env = {**os.environ, **pg.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if as_of is not None:
+        env["LEADFLOW_AS_OF"] = as_of.isoformat()
+    return env
+
+
+def run_dbt(pg: PostgresSettings, args: list[str], as_of: datetime | None = None) -> int:
+    """`dbt <args>` in the project with the warehouse connection's profile; its exit code."""
+    project = project_dir()
+    dbt = Path(sys.executable).with_name("dbt")
+    cmd = [str(dbt), *args]
+    if args and args[0] not in ("--version", "-v", "--help", "-h"):
+        cmd += ["--project-dir", str(project), "--profiles-dir", str(project)]
+    return subprocess.run(cmd, env=dbt_env(pg, as_of), cwd=project).returncode
 
 
 def dbt_build(
@@ -47,12 +68,12 @@ def dbt_build(
     full_refresh: bool = False,
     unit_tests: bool = False,
     timeout_s: int = 1500,
-) -> dict[str, Any]:
+) -> BuildStats:
     """`dbt build` at `as_of` (the run's data interval end); returns counts per status.
 
     Without `unit_tests`, the models' unit tests are left out: they check SQL logic on fixed
-    fixtures, so the data of an hourly run cannot fail them, and they cost about 4 s of the
-    1M-contact hourly build. The test suite runs them (tests/test_dbt_rules.py).
+    fixtures, so the data of an hourly run cannot fail them, and they cost seconds of every
+    hourly build. The test suite runs them (tests/test_dbt_rules.py).
     """
     project = project_dir()
     dbt = Path(sys.executable).with_name("dbt")
@@ -68,21 +89,15 @@ def dbt_build(
         cmd.append("--full-refresh")
     if not unit_tests:
         cmd += ["--exclude-resource-type", "unit_test"]
-    env = {
-        **os.environ,
-        **pg.dbt_env(),
-        # as_of by env var, not --vars: changed vars force dbt to re-parse the whole project
-        # (4.8 s before every hourly build), a changed env var only the six files that read it
-        "LEADFLOW_AS_OF": as_of.isoformat(),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
+    proc = subprocess.run(
+        cmd, env=dbt_env(pg, as_of), capture_output=True, text=True, timeout=timeout_s
+    )
     log.info("dbt build output:\n%s", proc.stdout[-20000:])
     counts, failures = _run_results(project)
     if proc.returncode != 0:
         detail = "\n".join(failures) or (proc.stdout[-3000:] + proc.stderr[-2000:])
         raise DbtBuildFailed(f"dbt build failed (exit {proc.returncode}):\n{detail}")
-    return counts
+    return BuildStats.from_dict(counts)
 
 
 def run_results_file(project: Path | None = None) -> Path:

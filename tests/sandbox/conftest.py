@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 TOKEN = "test-token"

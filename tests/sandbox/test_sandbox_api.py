@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 import leadflow
-from leadflow.sandbox import Portal, SandboxConfig, SandboxServer
-from leadflow.sandbox.portal import LIFECYCLE_STAGES, iso, parse_ms, to_ms
+from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox.properties import LIFECYCLE_STAGES
+from leadflow.sources.hubspot.sandbox.values import iso, parse_ms, to_ms
 
 if TYPE_CHECKING:
     from conftest import Sandbox
@@ -1142,7 +1143,7 @@ def test_module_entry_point_serves() -> None:
     command = [
         sys.executable,
         "-m",
-        "leadflow.sandbox",
+        "leadflow.sources.hubspot.sandbox",
         "--port",
         "0",
         "--contacts",

@@ -33,8 +33,8 @@ from hubspot.crm.properties import OptionInput, PropertyCreate
 from hubspot.events.send import BehavioralEventHttpCompletionRequest
 from urllib3.util.retry import Retry
 
-from leadflow.sandbox import Portal
-from leadflow.sandbox.portal import to_ms
+from leadflow.sources.hubspot.sandbox import Portal
+from leadflow.sources.hubspot.sandbox.values import to_ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -8,7 +8,6 @@ between requests to switch faults on and off.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -17,13 +16,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from leadflow.sandbox.faults import FaultInjector, RateLimiter, Verdict
-from leadflow.sandbox.portal import ApiError, Portal, Reply, parse_ms
+from leadflow.sources.hubspot.sandbox.faults import FaultInjector, RateLimiter, Verdict
+from leadflow.sources.hubspot.sandbox.portal import Portal
+from leadflow.sources.hubspot.sandbox.values import ApiError, Reply, parse_ms
 
 log = logging.getLogger(__name__)
 
@@ -467,21 +466,3 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def serve_forever(
-    port: int,
-    seed: int,
-    contacts: int,
-    token: str,
-    *,
-    host: str = "127.0.0.1",
-    now: datetime | None = None,
-    **cfg_kwargs: Any,
-) -> None:
-    """Generate a portal and serve it until Ctrl-C (the `leadflow sandbox` command)."""
-    portal = Portal.generate(seed=seed, contacts=contacts, now=now)
-    server = SandboxServer(portal, SandboxConfig(token=token, **cfg_kwargs), host=host, port=port)
-    print(f"HubSpot sandbox serving {contacts} contacts at {server.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()

@@ -1,4 +1,4 @@
-"""HubSpot API client: the only code that speaks HTTP to the CRM.
+"""HubSpot API client: the only code that speaks HTTP to HubSpot, every endpoint leadflow calls.
 
 The same client talks to api.hubapi.com in production and to the local sandbox in the demo and
 tests. It keeps every request inside one shared budget per token (HubSpot's 10-second window and
@@ -21,7 +21,8 @@ from typing import Any
 
 import httpx
 
-from leadflow.config import HubSpotSettings
+from leadflow.errors import ConfigError, ServiceUnreachable, SourceError
+from leadflow.sources.hubspot.settings import HubSpotSettings
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +31,20 @@ BATCH_SIZE = 100
 ASSOCIATION_BATCH = 1000
 
 
-class HubSpotError(RuntimeError):
+class HubSpotError(SourceError):
     """An error answered by HubSpot, carrying its category and correlation id."""
 
-    def __init__(self, message: str, status: int | None = None, category: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.category = category
 
-
-class HubSpotAuthError(HubSpotError):
+class HubSpotAuthError(HubSpotError, ConfigError):
     """The token was rejected or lacks a scope: retrying cannot help."""
 
+    retryable = False
 
-class HubSpotUnreachable(HubSpotError):
+
+class HubSpotUnreachable(HubSpotError, ServiceUnreachable):
     """No HTTP answer at all: wrong URL, DNS, network or the CRM is down."""
+
+    retryable = True
 
 
 # Our windows run a little longer than HubSpot's, so clock skew and network jitter between our
@@ -393,6 +393,25 @@ class HubSpotClient:
         """Fold `other_id` into `primary_id` (HubSpot's merge); returns the surviving object."""
         body = {"primaryObjectId": str(primary_id), "objectIdToMerge": str(other_id)}
         return self._json("POST", f"/crm/v3/objects/{object_type}/merge", json=body)
+
+    def batch_read(
+        self, object_type: str, ids: list[int], properties: list[str]
+    ) -> dict[int, dict[str, Any]]:
+        """The named properties of ≤100 objects by id; ids HubSpot does not have are absent."""
+        data = self._json(
+            "POST",
+            f"/crm/v3/objects/{object_type}/batch/read",
+            json={"inputs": [{"id": str(i)} for i in ids], "properties": properties},
+        )
+        return {int(r["id"]): r.get("properties") or {} for r in data.get("results", [])}
+
+    def batch_upsert(
+        self, object_type: str, inputs: list[dict[str, Any]], id_property: str
+    ) -> dict[str, Any]:
+        """Create or update ≤100 objects keyed by `id_property`; the raw 200/207 answer."""
+        body = {"inputs": [{**i, "idProperty": id_property} for i in inputs]}
+        response = self.request("POST", f"/crm/v3/objects/{object_type}/batch/upsert", json=body)
+        return response.json() if response.content else {}
 
     def batch_update(self, object_type: str, inputs: list[dict[str, Any]]) -> BatchResult:
         """Update ≤100 objects by id; a 207 splits into per-id successes and errors."""

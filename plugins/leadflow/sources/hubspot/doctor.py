@@ -1,0 +1,148 @@
+"""`leadflow doctor`'s HubSpot checks: the connection, the token, one read per scope (a 403 names
+the missing scope), leadflow's contact properties and the lifecyclestage options. Nothing is
+written to HubSpot; the write scopes cannot be proven without a write, so they are named."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from leadflow.doctor import Check
+from leadflow.errors import ConfigError
+from leadflow.sources.hubspot.client import (
+    HubSpotAuthError,
+    HubSpotClient,
+    HubSpotError,
+    HubSpotUnreachable,
+)
+from leadflow.sources.hubspot.settings import HubSpotSettings, conn_id, hubspot_settings
+from leadflow.sources.hubspot.writeback import CUSTOM_PROPERTIES
+
+MIN_POSTGRES = 14
+# Read endpoints leadflow calls, and the private-app scope each needs (a 403 means it is missing).
+SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
+    ("crm.objects.contacts.read", "/crm/v3/objects/contacts", {"limit": 1}),
+    ("crm.objects.companies.read", "/crm/v3/objects/companies", {"limit": 1}),
+    ("crm.objects.deals.read", "/crm/v3/objects/deals", {"limit": 1}),
+    ("crm.objects.owners.read", "/crm/v3/owners", {"limit": 1}),
+    ("crm.schemas.contacts.read", "/crm/v3/properties/contacts", {}),
+    ("events read", "/events/v3/events", {"objectType": "contact", "limit": 1}),
+]
+WRITE_SCOPES = "crm.objects.contacts.write, crm.schemas.contacts.write"
+
+
+def checks() -> list[Check]:
+    results: list[Check] = []
+    _check(results)
+    return results
+
+
+def _check(results: list[Check]) -> None:
+    HUBSPOT_CONN_ID = conn_id()  # noqa: N806 (reads as the constant it was)
+    try:
+        hs: HubSpotSettings = hubspot_settings()
+    except ConfigError as exc:
+        results.append(Check(f"connection {HUBSPOT_CONN_ID}", "fail", "not usable", str(exc)))
+        return
+    results.append(
+        Check(
+            f"connection {HUBSPOT_CONN_ID}",
+            "ok",
+            f"{hs.base_url}, {hs.rate_limit_per_10s} requests/10 s",
+        )
+    )
+    quick = dataclasses.replace(hs, max_attempts=2, timeout_s=min(hs.timeout_s, 10.0))
+    with HubSpotClient(quick) as client:
+        try:
+            definitions = client.properties("contacts")
+        except HubSpotUnreachable as exc:
+            results.append(Check("HubSpot reachable", "fail", "no answer", str(exc)))
+            return
+        except HubSpotAuthError as exc:
+            reachable = Check("HubSpot reachable", "ok", hs.base_url)
+            if exc.status == 403:
+                results += [reachable, Check("token accepted", "ok", "authenticated")]
+            else:
+                results += [
+                    reachable,
+                    Check(
+                        "token accepted",
+                        "fail",
+                        f"HTTP {exc.status}",
+                        f"put a valid private-app access token in the password of the Airflow"
+                        f" connection '{HUBSPOT_CONN_ID}'",
+                    ),
+                ]
+                return
+            definitions = None
+        except HubSpotError as exc:
+            results.append(Check("HubSpot reachable", "fail", str(exc), "see the message"))
+            return
+        else:
+            results += [
+                Check("HubSpot reachable", "ok", hs.base_url),
+                Check("token accepted", "ok", "GET /crm/v3/properties/contacts answered"),
+            ]
+        for scope, path, params in SCOPE_PROBES:
+            try:
+                client.request("GET", path, params=params)
+                results.append(Check(f"scope {scope}", "ok", f"GET {path}"))
+            except HubSpotAuthError as exc:
+                results.append(
+                    Check(
+                        f"scope {scope}",
+                        "fail",
+                        f"GET {path} answered {exc.status}",
+                        f"add the scope '{scope}' to the private app (HubSpot: Settings →"
+                        " Integrations → Private apps → Scopes) and put the new token in"
+                        f" '{HUBSPOT_CONN_ID}'",
+                    )
+                )
+            except HubSpotError as exc:
+                results.append(Check(f"scope {scope}", "fail", str(exc), "see the message"))
+        results.append(
+            Check(
+                "write scopes",
+                "skip",
+                f"{WRITE_SCOPES}: not testable without writing; the first push fails with 403"
+                " if they are missing",
+            )
+        )
+    if definitions is None:
+        return
+    by_name = {d["name"]: d for d in definitions}
+    for wanted in CUSTOM_PROPERTIES:
+        name = wanted["name"]
+        have = by_name.get(name)
+        if have is None:
+            results.append(
+                Check(
+                    f"property {name}",
+                    "warn",
+                    "missing; the first push creates it",
+                    "grant crm.schemas.contacts.write, or create it in HubSpot with type"
+                    f" {wanted['type']}",
+                )
+            )
+        elif have.get("type") != wanted["type"]:
+            results.append(
+                Check(
+                    f"property {name}",
+                    "fail",
+                    f"type {have.get('type')}, leadflow writes {wanted['type']}",
+                    f"delete or rename the contact property '{name}' in HubSpot; leadflow"
+                    " recreates it with the right type on the next push",
+                )
+            )
+        else:
+            results.append(Check(f"property {name}", "ok", wanted["type"]))
+    options = (by_name.get("lifecyclestage") or {}).get("options") or []
+    results.append(
+        Check(
+            "property lifecyclestage",
+            "ok" if options else "fail",
+            f"{len(options)} options" if options else "no options declared",
+            "leadflow moves lifecyclestage only forward in the option order it reads here;"
+            " check the contact property 'lifecyclestage' in HubSpot",
+        )
+    )

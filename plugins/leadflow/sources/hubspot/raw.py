@@ -1,0 +1,292 @@
+"""HubSpot's records in raw: how each API record becomes a row (ids, timestamps, archived), the
+tables they go to, and what only HubSpot has: merges, v4 associations, the property lists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from leadflow.load import (
+    MAX_BIGINT,
+    BadRecord,
+    Encoded,
+    bigint,
+    encode_all,
+    event_line,
+    first_of_each_id,
+    insert_events,
+    object_line,
+    payload,
+    quarantine,
+    stage_objects,
+    timestamp,
+    upsert_objects,
+)
+from leadflow.stats import LoadStats
+
+OBJECT_TABLES = {
+    "contacts": "raw.hubspot_contacts",
+    "companies": "raw.hubspot_companies",
+    "deals": "raw.hubspot_deals",
+    "owners": "raw.hubspot_owners",
+}
+EVENTS_TABLE = "raw.hubspot_events"
+# Plausible event times: not before this, not more than the slack after the interval's end.
+EVENTS_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+EVENTS_FUTURE_SLACK = timedelta(hours=1)
+
+
+def _object_line(record: Any) -> bytes:
+    """One COPY line `id, record, hash, updated_at, archived` or BadRecord."""
+    if not isinstance(record, dict):
+        raise BadRecord(f"record is {type(record).__name__}, not a JSON object")
+    if "id" not in record:
+        raise BadRecord("record without an id")
+    object_id = bigint(record["id"], "id")
+    if not isinstance(record.get("properties", {}), dict):
+        raise BadRecord("properties is not a JSON object")
+    updated = timestamp(record, "updatedAt")
+    archived = record.get("archived") is True or bool(record.get("archivedAt"))
+    return object_line(object_id, payload(record), updated, archived)
+
+
+def _event_line(record: Any, latest: datetime | None = None) -> bytes:
+    """One COPY line of an event, or BadRecord; `latest` is the last plausible occurredAt."""
+    if not isinstance(record, dict) or not record.get("id"):
+        raise BadRecord("event without an id")
+    object_id = bigint(record.get("objectId"), "objectId")
+    event_type = record.get("eventType")
+    if not isinstance(event_type, str) or not event_type:
+        raise BadRecord("event without an eventType")
+    occurred = timestamp(record, "occurredAt")
+    if occurred < EVENTS_SINCE:
+        raise BadRecord(
+            f"implausible occurredAt {record['occurredAt']}: before {EVENTS_SINCE:%Y-%m-%d}"
+        )
+    if latest is not None and occurred > latest:
+        raise BadRecord(
+            f"occurredAt {record['occurredAt']} is in the future: more than "
+            f"{EVENTS_FUTURE_SLACK} after the end of the interval that read it"
+        )
+    object_type = str(record.get("objectType", "")).lower()
+    return event_line(
+        str(record["id"]), event_type, object_type, object_id, occurred, payload(record)
+    )
+
+
+def encode_objects(records: Sequence[Any]) -> Encoded:
+    return encode_all(records, _object_line)
+
+
+def encode_events(records: Sequence[Any], latest: datetime | None = None) -> Encoded:
+    """Events are immutable, so a repeat of an event id within the batch is kept once.
+
+    Events dated before EVENTS_SINCE or after `latest` (the reading interval's end plus
+    EVENTS_FUTURE_SLACK) are implausible: they are quarantined with the reason.
+    """
+    return first_of_each_id(encode_all(records, lambda record: _event_line(record, latest)))
+
+
+def load_objects(
+    conn: psycopg.Connection, stream: str, records: Sequence[Any] | Encoded, load_id: str
+) -> LoadStats:
+    """Upsert a CRM stream's records into raw.hubspot_<stream>."""
+    batch = records if isinstance(records, Encoded) else encode_objects(records)
+    return upsert_objects(conn, OBJECT_TABLES[stream], stream, batch, load_id)
+
+
+def load_events(
+    conn: psycopg.Connection, records: Sequence[Any] | Encoded, load_id: str
+) -> LoadStats:
+    """Insert events into raw.hubspot_events (known ids skipped)."""
+    batch = records if isinstance(records, Encoded) else encode_events(records)
+    return insert_events(conn, EVENTS_TABLE, "events", batch, load_id)
+
+
+def retire_objects(
+    conn: psycopg.Connection, stream: str, records: Sequence[Any], load_id: str
+) -> LoadStats:
+    """Mark objects HubSpot lists as archived; the last full source JSON stays in raw.
+
+    The archived listing may carry fewer properties than the live read (URL limits), so a
+    known row keeps its record and only gains `archived`/`archivedAt`; an object never seen
+    live is stored as the archived listing returned it.
+    """
+    table = OBJECT_TABLES[stream]
+    archived = [{**r, "archived": True} if isinstance(r, dict) else r for r in records]
+    batch = encode_objects(archived)
+    with conn.cursor() as cur:
+        stage_objects(cur, batch.lines)
+        cur.execute(
+            f"""
+            insert into {table} as t (id, record, updated_at, archived, _hash, _load_id)
+            select distinct on (s.id) s.id, s.record::jsonb, s.updated_at, true, null,
+                %(load_id)s
+            from _stage_objects as s
+            order by s.id, s.updated_at desc
+            on conflict (id) do update
+                set record = t.record || jsonb_build_object(
+                        'archived', true, 'archivedAt', excluded.record -> 'archivedAt'),
+                    updated_at = greatest(t.updated_at, excluded.updated_at),
+                    archived = true, _hash = null,
+                    _load_id = excluded._load_id, _loaded_at = now()
+                where not t.archived
+                   or t.record -> 'archivedAt' is distinct from excluded.record -> 'archivedAt'
+            """,
+            {"load_id": load_id},
+        )
+        changed = cur.rowcount
+    return LoadStats(batch.received, changed, quarantine(conn, stream, load_id, batch.bad))
+
+
+def replace_catalog(
+    conn: psycopg.Connection, stream: str, definitions: Sequence[Any], load_id: str
+) -> dict[str, list[Any]]:
+    """Make raw.hubspot_properties the CRM's property list of `stream`, log how it differs
+    from the last one (leadflow.source_schema_changes), and return what this load logged
+    (added, removed, retyped names), so a retried task reports the changes its first attempt
+    found. The first list logs nothing.
+    """
+    known = dict(
+        conn.execute(
+            "select name, type from raw.hubspot_properties where object_type = %s", (stream,)
+        ).fetchall()
+    )
+    listed = {str(d["name"]): d for d in definitions if isinstance(d, dict) and d.get("name")}
+    types = {name: str(d.get("type") or "") for name, d in listed.items()}
+    logged = []
+    if known:
+        logged += [("added", n, None, types[n]) for n in sorted(types.keys() - known.keys())]
+        logged += [("removed", n, known[n], None) for n in sorted(known.keys() - types.keys())]
+        logged += [
+            ("retyped", n, known[n], types[n])
+            for n in sorted(known.keys() & types.keys())
+            if known[n] != types[n]
+        ]
+    with conn.cursor() as cur:
+        cur.execute("delete from raw.hubspot_properties where object_type = %s", (stream,))
+        with cur.copy(
+            "copy raw.hubspot_properties (object_type, name, type, record, _load_id) from stdin"
+        ) as cp:
+            for name, definition in sorted(listed.items()):
+                cp.write_row((stream, name, types[name], payload(definition).decode(), load_id))
+        cur.executemany(
+            "insert into leadflow.source_schema_changes"
+            " (stream, change, name, old_type, new_type, load_id) values (%s, %s, %s, %s, %s, %s)",
+            [(stream, *row, load_id) for row in logged],
+        )
+        rows = cur.execute(
+            "select change, name, old_type, new_type from leadflow.source_schema_changes"
+            " where stream = %s and load_id = %s order by id",
+            (stream, load_id),
+        ).fetchall()
+    return {
+        "added": [n for c, n, _, _ in rows if c == "added"],
+        "removed": [n for c, n, _, _ in rows if c == "removed"],
+        "retyped": [[n, old, new] for c, n, old, new in rows if c == "retyped"],
+    }
+
+
+def record_merges(conn: psycopg.Connection, merges: Iterable[tuple[int, int]], load_id: str) -> int:
+    """Remember merged-away contact ids (old -> survivor) and retire them in raw.
+
+    HubSpot gives a merged-away id no archived record; its only trace is the survivor's
+    `hs_merged_object_ids`. The old id is marked archived (its source JSON kept) and its
+    associations dropped, so models count the person once and can remap events by the map.
+    """
+    pairs = sorted(set(merges))
+    if not pairs:
+        return 0
+    old_ids = [old for old, _ in pairs]
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            insert into raw.hubspot_contact_merges (old_id, survivor_id, _load_id)
+            values (%s, %s, %s)
+            on conflict (old_id) do update
+                set survivor_id = excluded.survivor_id, _load_id = excluded._load_id,
+                    _loaded_at = now()
+                where hubspot_contact_merges.survivor_id <> excluded.survivor_id
+            """,
+            [(old, survivor, load_id) for old, survivor in pairs],
+        )
+        cur.execute(
+            "update raw.hubspot_contacts set archived = true, _load_id = %s, _loaded_at = now()"
+            " where id = any(%s) and not archived",
+            (load_id, old_ids),
+        )
+        cur.execute(
+            "delete from raw.hubspot_associations"
+            " where (from_type = 'contacts' and from_id = any(%(ids)s))"
+            "    or (to_type = 'contacts' and to_id = any(%(ids)s))",
+            {"ids": old_ids},
+        )
+    return len(pairs)
+
+
+def merged_ids(record: Any) -> list[tuple[int, int]]:
+    """(old_id, survivor_id) pairs from a contact's `hs_merged_object_ids` ("12;34")."""
+    if not isinstance(record, dict) or not isinstance(record.get("properties"), dict):
+        return []
+    value = record["properties"].get("hs_merged_object_ids")
+    if not isinstance(value, str) or not value:
+        return []
+    try:
+        survivor = int(str(record["id"]))
+    except (KeyError, ValueError):
+        return []
+    return [
+        (int(v), survivor)
+        for v in value.split(";")
+        if v.strip().isdigit() and int(v) != survivor and int(v) <= MAX_BIGINT
+    ]
+
+
+def replace_associations(
+    conn: psycopg.Connection,
+    from_type: str,
+    to_type: str,
+    from_ids: Sequence[int],
+    links: Iterable[tuple[int, int, int]],
+    load_id: str,
+) -> int:
+    """Make raw associations of `from_ids` towards `to_type` exactly `links`, both directions.
+
+    HubSpot does not report removed associations, so the set for each changed object is
+    replaced; the reverse rows let models join from either side.
+    """
+    links = list(links)
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            delete from raw.hubspot_associations
+            where (from_type = %(f)s and to_type = %(t)s and from_id = any(%(ids)s))
+               or (from_type = %(t)s and to_type = %(f)s and to_id = any(%(ids)s))
+            """,
+            {"f": from_type, "t": to_type, "ids": list(from_ids)},
+        )
+        with cur.copy(
+            "copy raw.hubspot_associations (from_type, from_id, to_type, to_id, type_id, _load_id)"
+            " from stdin"
+        ) as cp:
+            seen: set[tuple] = set()
+            for from_id, to_id, type_id in links:
+                for row in (
+                    (from_type, from_id, to_type, to_id, type_id),
+                    (to_type, to_id, from_type, from_id, _reverse_type(type_id)),
+                ):
+                    if row not in seen:
+                        seen.add(row)
+                        cp.write_row((*row, load_id))
+    return len(links)
+
+
+# HubSpot's v4 default association type ids come in pairs (contact→company 1, company→contact 2…).
+_REVERSE = {1: 2, 2: 1, 3: 4, 4: 3, 5: 6, 6: 5, 279: 280, 280: 279}
+
+
+def _reverse_type(type_id: int) -> int:
+    return _REVERSE.get(type_id, type_id)
