@@ -36,6 +36,9 @@ class HubSpotSandbox:
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--contacts", type=at_least(0), default=5000)
         parser.add_argument(
+            "--token", default=None, help="the token it accepts (default: HUBSPOT_SANDBOX_TOKEN)"
+        )
+        parser.add_argument(
             "--rate-limit", type=at_least(1), default=None, help="requests per 10 s per token"
         )
         parser.add_argument(
@@ -60,7 +63,7 @@ class HubSpotSandbox:
         """Generate the portal and serve it until Ctrl-C."""
         portal = Portal.generate(seed=args.seed, contacts=args.contacts)
         config = SandboxConfig(
-            token=read(SandboxSettings).token,
+            token=args.token or read(SandboxSettings).token,
             rate_limit_per_10s=args.rate_limit,
             search_rate_per_s=args.search_rate,
             error_rate_5xx=args.error_rate,
