@@ -159,3 +159,22 @@ def test_chromium_draws_every_chart(report_page: Path, tmp_path: Path) -> None:
     keep = os.environ.get("LEADFLOW_REPORT_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+def test_the_analytics_engineers_commands_work_after_the_demo(report_page: Path) -> None:
+    """dbt_project/README.md's commands, as typed after `make demo`: no connection configured,
+    so `leadflow dbt` takes the demo's database and its last run's as_of."""
+    env = {**os.environ, "LEADFLOW_STATE_DIR": str(report_page.parent / "state")}
+    env = {k: v for k, v in env.items() if not k.startswith("AIRFLOW_CONN_")}
+    for command, done in (
+        (["test", "--select", "crm_outgoing_contacts"], "ERROR=0"),
+        (["build", "--select", "int_lead_stages_assigned+"], "ERROR=0"),
+        (["docs", "generate"], "Catalog written"),
+        (["source", "freshness"], "PASS freshness of hubspot.hubspot_contacts"),
+    ):
+        proc = subprocess.run(
+            [LEADFLOW, "dbt", *command], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "the demo's embedded Postgres" in proc.stderr
+        assert done in proc.stdout, proc.stdout[-3000:]
