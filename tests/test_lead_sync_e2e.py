@@ -339,6 +339,8 @@ def test_the_push_sends_only_what_the_gate_validated(sandbox, seeded, connection
     monkeypatch.setattr(pipeline, "validate_outgoing", gate_then_write)
     dag_run = run_lead_sync(NOW)
     assert dag_run.state == "failed"
+    push = dag_run.get_task_instance("push_to_crm")
+    assert (push.state, push.try_number) == ("failed", 1)  # not retried: a retry cannot fix it
     assert _updates_sent(sandbox) == 0
     assert _crm_contact(sandbox.url, seeded["poor_fit"]).get("leadflow_stage") is None
     with connect(connections) as conn:

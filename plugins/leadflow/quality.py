@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from leadflow.db import connect
+from leadflow.errors import LeadflowError
 from leadflow.settings import BreakerSettings, PostgresSettings, paths, read
 
 log = logging.getLogger(__name__)
@@ -223,8 +224,11 @@ OUTGOING_FINGERPRINT_SQL = """
 """
 
 
-class OutgoingChanged(QualityGateFailed):
-    """The outgoing list differs from what the gate validated: nothing may be pushed."""
+class OutgoingChanged(QualityGateFailed, LeadflowError):
+    """The outgoing list differs from what the gate validated: nothing may be pushed, and a
+    retry of the push would find the same list (only a new run's gate can pass it)."""
+
+    retryable = False
 
 
 def outgoing_fingerprint(conn: psycopg.Connection) -> tuple[int, Decimal]:
