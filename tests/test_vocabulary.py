@@ -8,7 +8,7 @@ import json
 
 from leadflow.settings import REPO_ROOT
 from leadflow.sources.hubspot.writeback import CUSTOM_PROPERTIES
-from leadflow.stages import STAGES
+from leadflow.stages import FUNNEL, STAGES
 
 SEED = REPO_ROOT / "dbt_project" / "seeds" / "lifecycle_stage_mapping.csv"
 
@@ -32,3 +32,9 @@ def test_the_stage_list_everywhere_is_the_mapping_seeds() -> None:
     # the lifecycle values the stages map to are among those the outgoing gate accepts
     mapped = {r["hubspot_lifecyclestage"] for r in rows if r["hubspot_lifecyclestage"]}
     assert mapped <= set(value_sets["lifecyclestage"])
+
+    # the report's funnel reads a reached_<stage> column of dim_leads for each stage past the first
+    dim_leads = (
+        REPO_ROOT / "dbt_project" / "models" / "marts" / "leads" / "dim_leads.sql"
+    ).read_text()
+    assert [st for st in FUNNEL[1:] if f" as reached_{st}," not in dim_leads] == []

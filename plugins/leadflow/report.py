@@ -21,9 +21,10 @@ import psycopg
 from leadflow.db import open_connection
 from leadflow.errors import ConfigError
 from leadflow.settings import PostgresSettings
-from leadflow.stages import STAGES
+from leadflow.stages import FUNNEL, STAGES
 
-FUNNEL = ["lead", "mql", "sal", "sql", "opportunity", "customer"]
+# The milestones past the funnel's entry stage: dim_leads has a reached_<stage> column each.
+MILESTONES = FUNNEL[1:]
 VELOCITY = [
     ("created → MQL", "days_created_to_mql"),
     ("MQL → SQL", "days_mql_to_sql"),
@@ -262,11 +263,11 @@ def _funnel(db: _Db) -> Section:
         "Leads that ever reached each stage (or a later one), with the conversion from the"
         " previous stage; below, where every lead is now.",
     )
-    reached = ", ".join(f"count(*) filter (where reached_{st})" for st in FUNNEL)
+    reached = ", ".join(f"count(*) filter (where reached_{st})" for st in MILESTONES)
     total, *counts = db.rows(f"select count(*), {reached} from marts.dim_leads")[0]
     rows: list[tuple[str, float, str]] = [("all contacts", total, "")]
     previous = total
-    for stage, n in zip(FUNNEL, counts, strict=True):
+    for stage, n in zip(MILESTONES, counts, strict=True):
         label = stage.upper() if len(stage) == 3 else stage
         rows.append((label, n, f"· {_pct(n, previous):.0f}% of the stage before"))
         previous = n

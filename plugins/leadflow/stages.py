@@ -10,13 +10,14 @@ from pathlib import Path
 from leadflow.settings import paths
 
 
-def _from_seed() -> tuple[str, ...]:
+def _from_seed() -> tuple[tuple[str, ...], tuple[str, ...]]:
     seed = Path(paths().dbt_project_dir) / "seeds" / "lifecycle_stage_mapping.csv"
     with seed.open(newline="") as f:
         rows = list(csv.DictReader(f))
     funnel = sorted((r for r in rows if r["funnel_order"]), key=lambda r: int(r["funnel_order"]))
     detours = [r for r in rows if not r["funnel_order"]]
-    return tuple(r["leadflow_stage"] for r in (*funnel, *detours))
+    return tuple(r["leadflow_stage"] for r in funnel), tuple(r["leadflow_stage"] for r in detours)
 
 
-STAGES = _from_seed()
+FUNNEL, DETOURS = _from_seed()
+STAGES = (*FUNNEL, *DETOURS)
