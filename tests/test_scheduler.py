@@ -117,7 +117,7 @@ def stack(pg_server: PostgresSettings, tmp_path: Path) -> Iterator[dict[str, Any
     port = _free_port()
     env = {
         **os.environ,
-        **stack_env(warehouse, metadata.dbname, tmp_path / "airflow", server.url, "t"),
+        **stack_env(warehouse, metadata.dbname, tmp_path / "airflow", sources_env={}),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "DBT_TARGET_PATH": str(tmp_path / "dbt_target"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
