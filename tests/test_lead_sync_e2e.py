@@ -189,6 +189,34 @@ def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, 
     assert stats["push"]["changed"] == 0
 
 
+def test_below_enterprise_the_run_goes_on_without_events_v3(sandbox, seeded, connections):
+    """A Professional portal refuses events v3 (403): the events stream is skipped with the
+    reason, everything else runs and pushes. Once the portal has Enterprise, the next run
+    reads its events from the start, since the skipped stream's cursor never moved."""
+    sandbox.config.tier = "professional"
+    dag_run = run_lead_sync(NOW)
+    assert dag_run.state == "success"
+    with connect(connections) as conn:
+        (stats,) = conn.execute(
+            "select stats from leadflow.runs where run_id = %s", (dag_run.run_id,)
+        ).fetchone()
+        cursor = conn.execute(
+            "select count(*) from leadflow.stream_state where stream = 'events'"
+        ).fetchone()[0]
+    (events,) = [e for e in stats["extract"] if e["stream"] == "events"]
+    assert events["mode"] == "unavailable" and events["received"] == 0
+    assert "HTTP 403 MISSING_SCOPES" in events["unavailable"]
+    assert "Enterprise" in events["unavailable"]
+    assert cursor == 0
+    assert stats["push"]["pushed"] == len(seeded)
+    assert _crm_contact(sandbox.url, seeded["customer"])["leadflow_stage"] == "customer"
+    assert _crm_contact(sandbox.url, seeded["hand_raiser"])["leadflow_stage"] != "sql"
+
+    sandbox.config.tier = "enterprise"
+    assert run_lead_sync(NOW + timedelta(hours=1)).state == "success"
+    assert _crm_contact(sandbox.url, seeded["hand_raiser"])["leadflow_stage"] == "sql"
+
+
 def test_a_failed_quality_gate_blocks_the_push(
     sandbox, seeded, connections, tmp_path: Path, monkeypatch
 ):

@@ -47,6 +47,9 @@ class ExtractStats:
     throttled: int = 0
     retried: int = 0
     mode: str = ""
+    # Why the source refused this optional stream (e.g. a tier or scope it lacks): it was
+    # skipped, its cursor left where it was, and the run went on.
+    unavailable: str = ""
     window_start: str = ""
     window_end: str = ""
     # The source's property list against the last run's: added / removed / retyped names.

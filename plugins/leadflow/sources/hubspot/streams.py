@@ -24,6 +24,7 @@ Why by hand and not dlt: see docs/adr/0001-extract-by-hand-or-dlt.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,7 +55,14 @@ from leadflow.sources.hubspot.raw import (
 from leadflow.sources.hubspot.settings import HubSpotSettings
 from leadflow.stats import ExtractStats, LoadStats
 
+log = logging.getLogger(__name__)
+
 LOOKBACK = timedelta(minutes=10)
+# What a portal needs for the events stream, for logs and `leadflow doctor`.
+EVENTS_NEED = (
+    "events v3 needs an Enterprise hub (Marketing, Sales, Service, Content or Data Hub) and a"
+    " token with its scope"
+)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # A window of occurredAt; None leaves that side open.
 Window = tuple[datetime | None, datetime | None]
@@ -129,6 +137,8 @@ def extract_stream(
     start, end = window_for(cursor, interval_start, interval_end)
     stats = ExtractStats(stream)
     with HubSpotClient(hs) as client:
+        if stream == "events" and (refusal := client.events_refusal()):
+            return _unavailable(stats, client, refusal)
         if stream == "events":
             windows = event_windows(cursor, interval_start, interval_end, hs)
             records, stats.mode = chain.from_iterable(client.events(*w) for w in windows), "events"
@@ -157,6 +167,15 @@ def extract_stream(
         stats.requests, stats.throttled = client.requests_sent, client.throttled
         stats.retried = client.retried
     stats.window_start, stats.window_end = start.isoformat(), end.isoformat()
+    return stats
+
+
+def _unavailable(stats: ExtractStats, client: HubSpotClient, refusal: str) -> ExtractStats:
+    """The events stream on a portal that refuses events v3: skipped, its cursor unmoved, so
+    a portal that upgrades reads its events from the start."""
+    stats.mode, stats.unavailable = "unavailable", f"events v3: {refusal} ({EVENTS_NEED})"
+    stats.requests = client.requests_sent
+    log.info("events stream skipped: %s", stats.unavailable)
     return stats
 
 
