@@ -31,6 +31,15 @@ BATCH_SIZE = 100
 ASSOCIATION_BATCH = 1000
 EVENTS = "/events/v3/events"  # Enterprise-only: an optional stream
 
+# Read endpoints leadflow calls, and the private-app scope each needs (a 403 means it is missing).
+SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
+    ("crm.objects.contacts.read", "/crm/v3/objects/contacts", {"limit": 1}),
+    ("crm.objects.companies.read", "/crm/v3/objects/companies", {"limit": 1}),
+    ("crm.objects.deals.read", "/crm/v3/objects/deals", {"limit": 1}),
+    ("crm.objects.owners.read", "/crm/v3/owners", {"limit": 1}),
+    ("crm.schemas.contacts.read", "/crm/v3/properties/contacts", {}),
+]
+
 
 class HubSpotError(SourceError):
     """An error answered by HubSpot, carrying its category and correlation id."""
