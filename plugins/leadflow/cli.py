@@ -302,6 +302,8 @@ def _summary(
         lines.append(f"extracted: {loaded}; quarantined {quarantined}")
     for skipped in (e for e in stats.extract if e.unavailable):
         lines.append(f"  {skipped.stream} skipped: {skipped.unavailable}")
+    for loose in (e for e in stats.extract if e.unlinked):
+        lines.append(f"  {loose.stream}: {loose.unlinked} tied to no contact (kept, not scored)")
     push = stats.push
     if isinstance(push, DryRunStats):
         lines.append(

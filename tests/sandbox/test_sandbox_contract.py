@@ -226,7 +226,7 @@ def test_what_generic_extractors_read_first(seeded: Sandbox) -> None:
 
 
 def test_engagements_are_objects_associated_with_contacts(seeded: Sandbox) -> None:
-    """A call logged against a contact (association type 194), listed with its contacts; an
+    """A call logged against a contact (association type 194), read with its contacts; an
     engagement without hs_timestamp is refused as HubSpot refuses it."""
     calls = sdk(seeded).crm.objects.calls.basic_api
     to_contact = PublicAssociationsForObject(
@@ -244,10 +244,9 @@ def test_engagements_are_objects_associated_with_contacts(seeded: Sandbox) -> No
             associations=[to_contact],
         )
     )
-    listed = calls.get_page(
-        properties=["hs_call_direction", "hs_timestamp"], associations=["contacts"]
+    call = calls.get_by_id(
+        created.id, properties=["hs_call_direction", "hs_timestamp"], associations=["contacts"]
     )
-    (call,) = [c for c in listed.results if c.id == created.id]
     assert call.properties["hs_call_direction"] == "OUTBOUND"
     assert [(a.id, a.type) for a in call.associations["contacts"].results] == [
         ("1", "call_to_contact")
