@@ -184,6 +184,7 @@ def test_doctor_names_the_missing_scope_and_the_fix(
         return original(method, target, headers, raw)
 
     monkeypatch.setattr(sandbox.app, "handle", no_owner_scope)
+    sandbox.config.tier = "professional"  # events v3 is Enterprise-only: a note, not a failure
     sandbox.portal.create_property(
         "contacts",
         {
@@ -202,6 +203,11 @@ def test_doctor_names_the_missing_scope_and_the_fix(
     assert "✓ scope crm.objects.contacts.read" in out
     assert "✗ scope crm.objects.owners.read: GET /crm/v3/owners answered 403" in out
     assert "fix: add the scope 'crm.objects.owners.read' to the private app" in out
+    assert (
+        "! events v3: GET /events/v3/events answered HTTP 403 MISSING_SCOPES: the events"
+        " stream is skipped, nothing fails" in out
+    )
+    assert "note: events v3 needs an Enterprise hub" in out
     assert "✗ property leadflow_score: type string, leadflow writes number" in out
     assert "! property leadflow_stage: missing; the first push creates it" in out
     assert "✓ GX suite crm_outgoing_contacts" in out
@@ -247,7 +253,7 @@ def test_backfill_plan_report_and_a_failing_run(
     first, last = [line for line in proc.stdout.splitlines() if line.startswith("  ✓")]
     rejected = [int(line.split("rejected ")[1].split()[0]) for line in (first, last)]
     assert rejected[0] > 0 and "(retried next run)" in first, first
-    assert "[11/11] finish ok" in proc.stderr  # progress, one line per task off a terminal
+    assert "[12/12] finish ok" in proc.stderr  # progress, one line per task off a terminal
     assert "extract[contacts] ok" in proc.stderr
     assert _runs(pg) == [(start, start + HOUR, "success"), (start + HOUR, end, "success")]
 

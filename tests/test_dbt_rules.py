@@ -339,4 +339,13 @@ def test_the_declared_source_properties_are_exactly_those_the_staging_models_rea
         )
         for t in ("contacts", "companies", "deals")
     }
+    # The engagement types are read by one macro: what every type reads (its select), and
+    # each type's own (the lines of its direction and status expressions).
+    macro = (REPO_ROOT / "dbt_project" / "macros" / "hubspot" / "engagements.sql").read_text()
+    common = set(re.findall(r"hs_prop\('(\w+)'\)", macro.split("    select", 1)[1]))
+    for t in ("calls", "meetings", "emails", "notes", "tasks"):
+        own = re.findall(rf"^\s*'{t}': .*$", macro, re.MULTILINE)
+        read[t] = sorted(
+            common | {n for line in own for n in re.findall(r"hs_prop\('(\w+)'\)", line)}
+        )
     assert read == {t: sorted(names) for t, names in properties_read("hubspot").items()}

@@ -189,6 +189,84 @@ def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, 
     assert stats["push"]["changed"] == 0
 
 
+def test_below_enterprise_the_run_goes_on_without_events_v3(sandbox, seeded, connections):
+    """A Professional portal refuses events v3 (403): the events stream is skipped with the
+    reason, everything else runs and pushes. Once the portal has Enterprise, the next run
+    reads its events from the start, since the skipped stream's cursor never moved."""
+    sandbox.config.tier = "professional"
+    dag_run = run_lead_sync(NOW)
+    assert dag_run.state == "success"
+    with connect(connections) as conn:
+        (stats,) = conn.execute(
+            "select stats from leadflow.runs where run_id = %s", (dag_run.run_id,)
+        ).fetchone()
+        cursor = conn.execute(
+            "select count(*) from leadflow.stream_state where stream = 'events'"
+        ).fetchone()[0]
+    (events,) = [e for e in stats["extract"] if e["stream"] == "events"]
+    assert events["mode"] == "unavailable" and events["received"] == 0
+    assert "HTTP 403 MISSING_SCOPES" in events["unavailable"]
+    assert "Enterprise" in events["unavailable"]
+    assert cursor == 0
+    assert stats["push"]["pushed"] == len(seeded)
+    assert _crm_contact(sandbox.url, seeded["customer"])["leadflow_stage"] == "customer"
+    assert _crm_contact(sandbox.url, seeded["hand_raiser"])["leadflow_stage"] != "sql"
+
+    sandbox.config.tier = "enterprise"
+    assert run_lead_sync(NOW + timedelta(hours=1)).state == "success"
+    assert _crm_contact(sandbox.url, seeded["hand_raiser"])["leadflow_stage"] == "sql"
+
+
+def test_the_sql_first_touch_is_the_owners_first_call_meeting_or_email_after_sql(
+    sandbox, seeded, connections
+):
+    """Sales activity as sales logs it (POST /crm/v3/objects/{calls,emails,notes}): the SLA's
+    first touch is the owner's first call, meeting or outgoing email after the contact became
+    an SQL; the contact's own reply and a note do not count. A call tied to no contact is
+    loaded, counted, and scores nothing."""
+    assert run_lead_sync(NOW).state == "success"
+    portal, contact = sandbox.portal, seeded["hand_raiser"]
+    owner = portal.add_owner("ae@example.com", "Ann", "Exec")
+
+    def log(kind: str, minutes: int, linked: bool = True, **props: str) -> None:
+        when = NOW + timedelta(minutes=minutes)
+        portal.clock = lambda: when
+        types = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": LINK[kind]}]
+        body = {
+            "properties": {"hs_timestamp": when.isoformat(), "hubspot_owner_id": str(owner)}
+            | props,
+            "associations": [{"to": {"id": str(contact)}, "types": types}] if linked else [],
+        }
+        response = httpx.post(
+            f"{sandbox.url}/crm/v3/objects/{kind}",
+            json=body,
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert response.status_code == 201, response.text
+
+    LINK = {"calls": 194, "emails": 198, "notes": 202}  # noqa: N806
+    log("emails", 5, hs_email_direction="INCOMING_EMAIL")  # the contact writes: no touch
+    log("notes", 10, hs_note_body="Looked them up")  # internal: no touch
+    log("calls", 40, hs_call_direction="OUTBOUND", hs_call_status="COMPLETED")
+    log("emails", 50, hs_email_direction="EMAIL")
+    log("calls", 20, linked=False, hs_call_direction="OUTBOUND")  # tied to no contact
+    dag_run = run_lead_sync(NOW + timedelta(hours=1))
+    assert dag_run.state == "success"
+    with connect(connections) as conn:
+        sla = conn.execute(
+            "select started_at, responded_at, sla_status from marts.fct_lead_sla"
+            " where contact_id = %s and sla_type = 'sql_first_touch'",
+            (contact,),
+        ).fetchone()
+        (stats,) = conn.execute(
+            "select stats from leadflow.runs where run_id = %s", (dag_run.run_id,)
+        ).fetchone()
+    # SQL since its demo request two days ago; first touched 40 minutes past NOW: late
+    assert sla == (NOW - 2 * DAY, NOW + timedelta(minutes=40), "breached")
+    (engagements,) = [e for e in stats["extract"] if e["stream"] == "engagements"]
+    assert engagements["received"] == 5 and engagements["unlinked"] == 1
+
+
 def test_a_failed_quality_gate_blocks_the_push(
     sandbox, seeded, connections, tmp_path: Path, monkeypatch
 ):
@@ -557,7 +635,7 @@ def test_a_revoked_token_fails_at_once_and_the_alert_names_every_failed_stream(
     sandbox, seeded, connections, monkeypatch
 ):
     """A 401 cannot be retried away: the tasks fail without Airflow's retries (1 then 2
-    minutes), and the run's alert names each failed extract by its stream, all four."""
+    minutes), and the run's alert names each failed extract by its stream, all five."""
     import time
 
     from leadflow.sources.hubspot.sandbox.server import Response
@@ -582,7 +660,7 @@ def test_a_revoked_token_fails_at_once_and_the_alert_names_every_failed_stream(
             " where run_id = r.run_id) from leadflow.runs as r where run_id = %s",
             (dag_run.run_id,),
         ).fetchone()
-    streams = ["companies", "contacts", "deals", "owners"]
+    streams = ["companies", "contacts", "deals", "engagements", "owners"]
     assert error == "failed tasks: " + ", ".join(f"extract[{s}]" for s in streams)
     run_failed = [t for t in kinds_titles if t.startswith("run_failed")]
     assert run_failed == [

@@ -258,7 +258,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         for source in configured():
             os.environ.update(
                 sandboxes.enter_context(
-                    source.sandbox().demo(args.seed, args.contacts, logical_date)
+                    source.sandbox().demo(args.seed, args.contacts, logical_date, args.tier)
                 )
             )
         _airflow_ready(args.verbose)
@@ -300,6 +300,10 @@ def _summary(
     loaded = ", ".join(f"{e.stream} {e.received}" for e in stats.extract)
     if loaded:
         lines.append(f"extracted: {loaded}; quarantined {quarantined}")
+    for skipped in (e for e in stats.extract if e.unavailable):
+        lines.append(f"  {skipped.stream} skipped: {skipped.unavailable}")
+    for loose in (e for e in stats.extract if e.unlinked):
+        lines.append(f"  {loose.stream}: {loose.unlinked} tied to no contact (kept, not scored)")
     push = stats.push
     if isinstance(push, DryRunStats):
         lines.append(
@@ -579,6 +583,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--contacts", type=at_least(1), default=5000, help="synthetic contacts to seed"
     )
     demo.add_argument("--seed", type=int, default=42, help="seed of the synthetic portal")
+    from leadflow.sources import configured
+
+    first = configured()[0].sandbox()
+    demo.add_argument(
+        "--tier",
+        choices=first.tiers,
+        default=first.default_tier,
+        help="the sandbox portal's subscription tier",
+    )
     demo.add_argument("--report", metavar="PATH", help="also write the funnel report there")
     demo.add_argument("--verbose", action="store_true", help="show Airflow task logs")
 
@@ -635,18 +648,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse`")
 
-    from leadflow.sources import configured
-
     sandbox = _command(
         sub,
         "sandbox",
         cmd_sandbox,
         "serve a source's sandbox (the first configured source's by default)",
-        "example: leadflow sandbox --port 8765 --contacts 5000",
+        "example: leadflow sandbox --port 8765 --contacts 5000 --tier professional",
     )
     names = [s.name for s in configured()]
     sandbox.add_argument("source", nargs="?", choices=names, default=names[0])
-    configured()[0].sandbox().add_arguments(sandbox)
+    first.add_arguments(sandbox)
 
     dbt = _command(
         sub,

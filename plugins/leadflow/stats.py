@@ -26,11 +26,14 @@ class LoadStats:
     received: int = 0
     changed: int = 0
     quarantined: int = 0
+    # Loaded, but tied to no person (e.g. an activity with no contact): kept, never scored.
+    unlinked: int = 0
 
     def add(self, other: LoadStats) -> None:
         self.received += other.received
         self.changed += other.changed
         self.quarantined += other.quarantined
+        self.unlinked += other.unlinked
 
 
 @dataclass
@@ -43,10 +46,14 @@ class ExtractStats:
     quarantined: int = 0
     archived: int = 0
     merged: int = 0
+    unlinked: int = 0  # as LoadStats.unlinked
     requests: int = 0
     throttled: int = 0
     retried: int = 0
     mode: str = ""
+    # Why the source refused this optional stream (e.g. a tier or scope it lacks): it was
+    # skipped, its cursor left where it was, and the run went on.
+    unavailable: str = ""
     window_start: str = ""
     window_end: str = ""
     # The source's property list against the last run's: added / removed / retyped names.
@@ -56,6 +63,7 @@ class ExtractStats:
         self.received += load.received
         self.changed += load.changed
         self.quarantined += load.quarantined
+        self.unlinked += load.unlinked
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -296,7 +296,7 @@ def test_search_cap_at_ten_thousand_results(generated: Sandbox) -> None:
     _error(_search(generated, {"limit": 201}), 400, "VALIDATION_ERROR")
 
 
-@pytest.mark.parametrize(("groups", "filters"), [(6, 1), (1, 7), (4, 5)])
+@pytest.mark.parametrize(("groups", "filters"), [(6, 1), (1, 11), (3, 9)])
 def test_search_filter_limits(sandbox: Sandbox, groups: int, filters: int) -> None:
     flt = {"propertyName": "email", "operator": "HAS_PROPERTY"}
     body = {"filterGroups": [{"filters": [flt] * filters}] * groups}
@@ -305,7 +305,8 @@ def test_search_filter_limits(sandbox: Sandbox, groups: int, filters: int) -> No
 
 def test_search_accepts_the_maximum_filters(sandbox: Sandbox) -> None:
     flt = {"propertyName": "email", "operator": "HAS_PROPERTY"}
-    _ok(_search(sandbox, {"filterGroups": [{"filters": [flt] * 6}] * 3}))
+    _ok(_search(sandbox, {"filterGroups": [{"filters": [flt] * 10}, {"filters": [flt] * 10}]}))
+    _ok(_search(sandbox, {"filterGroups": [{"filters": [flt] * 5}] * 5}))
 
 
 @pytest.mark.parametrize(
@@ -546,7 +547,7 @@ def test_property_definitions(generated: Sandbox) -> None:
     deals = _ok(generated.http.get("/crm/v3/properties/deals/dealstage"))
     assert deals["options"][-1]["value"] == "closedlost"
     _error(generated.http.get("/crm/v3/properties/deals/nope"), 404, "OBJECT_NOT_FOUND")
-    _error(generated.http.get("/crm/v3/properties/tickets"), 400, "VALIDATION_ERROR")
+    _error(generated.http.get("/crm/v3/properties/widgets"), 400, "VALIDATION_ERROR")
 
 
 def test_property_create_then_conflict_then_use(sandbox: Sandbox) -> None:
@@ -656,9 +657,8 @@ def test_associations_batch_read_and_default_put(sandbox: Sandbox) -> None:
             "to": [
                 {
                     "toObjectId": deal,
-                    "associationTypes": [
-                        {"category": "HUBSPOT_DEFINED", "typeId": 4, "label": None}
-                    ],
+                    # unlabeled: no label key, as the spec's label is never null
+                    "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 4}],
                 }
             ],
         }
@@ -850,7 +850,7 @@ def test_unknown_routes_and_bad_json(sandbox: Sandbox) -> None:
         f"{CONTACTS}/search", content=b"{nope", headers={"Content-Type": "application/json"}
     )
     _error(bad, 400, "VALIDATION_ERROR")
-    _error(sandbox.http.get("/crm/v3/objects/tickets"), 400, "VALIDATION_ERROR")
+    _error(sandbox.http.get("/crm/v3/objects/widgets"), 400, "VALIDATION_ERROR")
     _error(sandbox.http.get(CONTACTS, params={"limit": "ten"}), 400, "VALIDATION_ERROR")
 
 

@@ -7,6 +7,7 @@ the supported way: the discovery layer copies every config key onto each new Con
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -28,8 +29,17 @@ from hubspot.crm.contacts import (
     SimplePublicObjectBatchInputUpsert,
     SimplePublicObjectId,
 )
+from hubspot.crm.objects.calls import ApiException as CallsApiException
+from hubspot.crm.objects.calls import (
+    AssociationSpec,
+    PublicAssociationsForObject,
+    PublicObjectId,
+    SimplePublicObjectInputForCreate,
+)
 from hubspot.crm.properties import ApiException as PropertyApiException
 from hubspot.crm.properties import OptionInput, PropertyCreate
+from hubspot.events import ApiException as EventsApiException
+from hubspot.events.send import ApiException as SendApiException
 from hubspot.events.send import BehavioralEventHttpCompletionRequest
 from urllib3.util.retry import Retry
 
@@ -146,6 +156,106 @@ def test_batch_read_update_and_upsert(seeded: Sandbox) -> None:
     assert upserted.results[0].new is True
 
 
+def test_reads_return_history_and_associations_when_asked(seeded: Sandbox) -> None:
+    """`propertiesWithHistory` and `associations` on list, read and batch read, as the SDK
+    sends them: each write of a property is in its history, newest first, and a page with
+    history holds at most 50 objects."""
+    portal, contacts = seeded.portal, sdk(seeded).crm.contacts
+    company = portal.add_company({"name": "Acme"})
+    contact = portal.add_contact({"email": "h@acme.com", "lifecyclestage": "lead"}, seeded.now)
+    portal.associate("contacts", contact, "companies", company, 1)
+    for days, stage in ((3, "marketingqualifiedlead"), (9, "salesqualifiedlead")):
+        when = seeded.now + timedelta(days=days)
+        portal.update_object("contacts", contact, {"lifecyclestage": stage}, updated_at=when)
+
+    read = contacts.basic_api.get_by_id(
+        str(contact),
+        properties=["email"],
+        properties_with_history=["lifecyclestage"],
+        associations=["companies"],
+    )
+    values = [(h.value, h.timestamp) for h in read.properties_with_history["lifecyclestage"]]
+    assert values == [
+        ("salesqualifiedlead", seeded.now + timedelta(days=9)),
+        ("marketingqualifiedlead", seeded.now + timedelta(days=3)),
+        ("lead", seeded.now),
+    ]
+    links = read.associations["companies"].results
+    assert {(a.id, a.type) for a in links} == {
+        (str(company), "contact_to_company"),
+        (str(company), "contact_to_company_unlabeled"),
+    }
+
+    page = contacts.basic_api.get_page(limit=100, properties_with_history=["lifecyclestage"])
+    assert len(page.results) == 50 and page.paging.next.after
+    listed = contacts.basic_api.get_page(limit=100, associations=["companies"])
+    assert all(c.properties_with_history is None for c in listed.results)
+
+    batch = contacts.batch_api.read(
+        BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=str(contact))],
+            properties=["email"],
+            properties_with_history=["lifecyclestage"],
+        )
+    )
+    (history,) = [r.properties_with_history["lifecyclestage"] for r in batch.results]
+    assert [h.value for h in history][0] == "salesqualifiedlead"
+
+
+def test_what_generic_extractors_read_first(seeded: Sandbox) -> None:
+    """Custom object schemas, the deal and ticket pipelines, and the property catalog of
+    every standard object type: the calls open-source extractors make before any data."""
+    client = sdk(seeded)
+    assert client.crm.schemas.core_api.get_all().results == []
+    (deals,) = client.crm.pipelines.pipelines_api.get_all(object_type="deals").results
+    assert deals.id == "default" and deals.stages[-1].metadata["isClosed"] == "true"
+    stages = {s.id for s in deals.stages}
+    dealstage = client.crm.properties.core_api.get_by_name("deals", "dealstage")
+    assert stages == {o.value for o in dealstage.options}
+    (tickets,) = client.crm.pipelines.pipelines_api.get_all(object_type="tickets").results
+    assert [s.metadata["ticketState"] for s in tickets.stages] == ["OPEN"] * 3 + ["CLOSED"]
+    for object_type in (
+        *("tickets", "products", "quotes", "line_items"),
+        *("calls", "meetings", "emails", "notes", "tasks"),
+    ):
+        names = {p.name for p in client.crm.properties.core_api.get_all(object_type).results}
+        assert {"hs_object_id", "hs_lastmodifieddate"} <= names, object_type
+    for engagement in ("calls", "meetings", "emails", "notes", "tasks"):
+        names = {p.name for p in client.crm.properties.core_api.get_all(engagement).results}
+        assert {"hs_timestamp", "hubspot_owner_id"} <= names, engagement
+
+
+def test_engagements_are_objects_associated_with_contacts(seeded: Sandbox) -> None:
+    """A call logged against a contact (association type 194), read with its contacts; an
+    engagement without hs_timestamp is refused as HubSpot refuses it."""
+    calls = sdk(seeded).crm.objects.calls.basic_api
+    to_contact = PublicAssociationsForObject(
+        to=PublicObjectId(id="1"),
+        types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=194)],
+    )
+    created = calls.create(
+        SimplePublicObjectInputForCreate(
+            properties={
+                "hs_timestamp": "2026-10-30T09:00:00.000Z",
+                "hs_call_direction": "OUTBOUND",
+                "hs_call_status": "COMPLETED",
+                "hubspot_owner_id": "101",
+            },
+            associations=[to_contact],
+        )
+    )
+    call = calls.get_by_id(
+        created.id, properties=["hs_call_direction", "hs_timestamp"], associations=["contacts"]
+    )
+    assert call.properties["hs_call_direction"] == "OUTBOUND"
+    assert [(a.id, a.type) for a in call.associations["contacts"].results] == [
+        ("1", "call_to_contact")
+    ]
+    with pytest.raises(CallsApiException) as refused:
+        calls.create(SimplePublicObjectInputForCreate(properties={"hs_call_title": "x"}))
+    assert refused.value.status == 400 and "hs_timestamp" in refused.value.body
+
+
 def test_owners(generated: Sandbox) -> None:
     api = sdk(generated).crm.owners.owners_api
     first = api.get_page(limit=5)
@@ -244,6 +354,28 @@ def test_events_read_and_send(seeded: Sandbox) -> None:
         object_type="contact", object_id=1, event_type="pe1_trial_started"
     )
     assert [e.properties for e in sent.results] == [{"plan": "pro"}]
+
+
+@pytest.mark.parametrize("tier", ["starter", "professional"])
+def test_below_enterprise_events_v3_is_refused_and_the_crm_answers(
+    make_sandbox: Callable[..., Sandbox], now: datetime, tier: str
+) -> None:
+    """HubSpot's events v3 is Enterprise-only: a Starter or Professional portal's token gets
+    a 403 for reading and sending events, while the CRM APIs answer as on every tier."""
+    sandbox = make_sandbox(Portal.generate(seed=3, contacts=20, now=now), tier=tier)
+    client = sdk(sandbox)
+    with pytest.raises(EventsApiException) as refused:
+        client.events.events_api.get_page(object_type="contact", limit=1)
+    assert refused.value.status == 403
+    body = json.loads(refused.value.body)
+    assert body["status"] == "error" and body["category"] == "MISSING_SCOPES"
+    assert "Enterprise" in body["message"] and body["correlationId"]
+    with pytest.raises(SendApiException) as not_sent:
+        client.events.send.basic_api.send(
+            BehavioralEventHttpCompletionRequest(event_name="pe1_x", object_id="1")
+        )
+    assert not_sent.value.status == 403
+    assert len(client.crm.contacts.basic_api.get_page(limit=5).results) == 5
 
 
 def test_sdk_errors_and_retries(make_sandbox: Callable[..., Sandbox], now: datetime) -> None:

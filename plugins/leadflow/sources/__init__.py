@@ -110,6 +110,9 @@ class Sandbox(Protocol):
     """A local stand-in for a source, speaking its API over HTTP (the demo, the tests, the
     local stack), so the same connector talks to it and to the real service."""
 
+    tiers: Sequence[str]  # the subscription tiers it can stand in for, e.g. a vendor's editions
+    default_tier: str
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """`leadflow sandbox <source>`'s options."""
 
@@ -117,10 +120,10 @@ class Sandbox(Protocol):
         """Serve in the foreground until interrupted."""
 
     def demo(
-        self, seed: int, contacts: int, now: datetime
+        self, seed: int, contacts: int, now: datetime, tier: str | None = None
     ) -> AbstractContextManager[dict[str, str]]:
-        """A seeded instance as of `now` for the demo; yields the connection env vars that
-        point the source's connection at it."""
+        """A seeded instance as of `now` (on `tier`, else its default) for the demo; yields the
+        connection env vars that point the source's connection at it."""
 
     def stack_env(self) -> dict[str, str]:
         """The connection env vars that point at the local stack's sandbox."""

@@ -1,9 +1,7 @@
 {#- Response-time SLAs, one row per lead and SLA type:
     - mql_to_sal: from the first entry into mql to the first entry into sal or a later funnel stage.
-    - sql_first_touch: from the first entry into sql to the first sales activity. No activity stream is
-      loaded, so sales activity is APPROXIMATED as the earliest of: a deal created for the contact, a
-      history transition into sal/opportunity/customer, or the contact's last modification while its
-      lead status is a sales-accepted (worked) status.
+    - sql_first_touch: from the first entry into sql to the first touch by an owner after it: a call,
+      a meeting or an outgoing email logged on the contact (stg_hubspot__engagements).
     status: met (responded within sla_hours), breached (responded late, or no response and the deadline
     passed at as_of), pending (no response yet, deadline not passed). -#}
 with
@@ -20,15 +18,14 @@ contacts as (
 
 ),
 
-contact_deals as (
+touches as (
 
-    select * from {{ ref('int_contact_deals_associated') }}
-
-),
-
-lead_status_rules as (
-
-    select * from {{ ref('lead_status_rules') }}
+    select * from {{ ref('stg_hubspot__engagements') }}
+    where
+        engagement_type in ('calls', 'meetings', 'emails')
+        and direction = 'outgoing'
+        and owner_id is not null
+        and not is_archived
 
 ),
 
@@ -94,35 +91,10 @@ sql_touches as (
 
     select
         starts.contact_id,
-        contact_deals.created_at as touched_at
+        touches.occurred_at as touched_at
     from starts
-    inner join contact_deals on starts.contact_id = contact_deals.contact_id
-    where starts.sql_at is not null and contact_deals.created_at >= starts.sql_at
-
-    union all
-
-    select
-        starts.contact_id,
-        history_ordered.stage_entered_at as touched_at
-    from starts
-    inner join history_ordered on starts.contact_id = history_ordered.contact_id
-    where
-        starts.sql_at is not null
-        and history_ordered.to_stage in ('sal', 'opportunity', 'customer')
-        and history_ordered.stage_entered_at >= starts.sql_at
-
-    union all
-
-    select
-        starts.contact_id,
-        contacts.last_modified_at as touched_at
-    from starts
-    inner join contacts on starts.contact_id = contacts.contact_id
-    inner join lead_status_rules on contacts.lead_status = lead_status_rules.hs_lead_status
-    where
-        starts.sql_at is not null
-        and lead_status_rules.counts_as_sales_accepted
-        and contacts.last_modified_at >= starts.sql_at
+    inner join touches on starts.contact_id = touches.contact_id
+    where starts.sql_at is not null and touches.occurred_at >= starts.sql_at
 
 ),
 

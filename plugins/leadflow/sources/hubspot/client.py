@@ -29,6 +29,16 @@ log = logging.getLogger(__name__)
 SEARCH_PAGE = 200
 BATCH_SIZE = 100
 ASSOCIATION_BATCH = 1000
+EVENTS = "/events/v3/events"  # Enterprise-only: an optional stream
+
+# Read endpoints leadflow calls, and the private-app scope each needs (a 403 means it is missing).
+SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
+    ("crm.objects.contacts.read", "/crm/v3/objects/contacts", {"limit": 1}),
+    ("crm.objects.companies.read", "/crm/v3/objects/companies", {"limit": 1}),
+    ("crm.objects.deals.read", "/crm/v3/objects/deals", {"limit": 1}),
+    ("crm.objects.owners.read", "/crm/v3/owners", {"limit": 1}),
+    ("crm.schemas.contacts.read", "/crm/v3/properties/contacts", {}),
+]
 
 
 class HubSpotError(SourceError):
@@ -286,6 +296,17 @@ class HubSpotClient:
     def owners(self, archived: bool = False) -> Iterator[dict[str, Any]]:
         yield from self._paged("/crm/v3/owners", {"limit": 100, "archived": str(archived).lower()})
 
+    def events_refusal(self) -> str | None:
+        """Why the portal refuses events v3, or None when it answers. The API needs an
+        Enterprise hub and its scope; below Enterprise (most portals) HubSpot answers 403."""
+        try:
+            self._json("GET", EVENTS, params={"objectType": "contact", "limit": 1})
+        except HubSpotAuthError as exc:
+            if exc.status != 403:
+                raise
+            return f"HTTP 403 {exc.category}"
+        return None
+
     def events(
         self, start: datetime | None, end: datetime | None, object_type: str = "contact"
     ) -> Iterator[dict[str, Any]]:
@@ -295,7 +316,7 @@ class HubSpotClient:
             params["occurredAfter"] = start.isoformat()
         if end is not None:
             params["occurredBefore"] = end.isoformat()
-        yield from self._paged("/events/v3/events", params)
+        yield from self._paged(EVENTS, params)
 
     def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         params = dict(params)

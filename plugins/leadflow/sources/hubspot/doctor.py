@@ -5,29 +5,22 @@ written to HubSpot; the write scopes cannot be proven without a write, so they a
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from leadflow.doctor import Check
 from leadflow.errors import ConfigError
 from leadflow.sources.hubspot.client import (
+    EVENTS,
+    SCOPE_PROBES,
     HubSpotAuthError,
     HubSpotClient,
     HubSpotError,
     HubSpotUnreachable,
 )
 from leadflow.sources.hubspot.settings import HubSpotSettings, conn_id, hubspot_settings
+from leadflow.sources.hubspot.streams import EVENTS_NEED
 from leadflow.sources.hubspot.writeback import CUSTOM_PROPERTIES
 
 MIN_POSTGRES = 14
-# Read endpoints leadflow calls, and the private-app scope each needs (a 403 means it is missing).
-SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
-    ("crm.objects.contacts.read", "/crm/v3/objects/contacts", {"limit": 1}),
-    ("crm.objects.companies.read", "/crm/v3/objects/companies", {"limit": 1}),
-    ("crm.objects.deals.read", "/crm/v3/objects/deals", {"limit": 1}),
-    ("crm.objects.owners.read", "/crm/v3/owners", {"limit": 1}),
-    ("crm.schemas.contacts.read", "/crm/v3/properties/contacts", {}),
-    ("events read", "/events/v3/events", {"objectType": "contact", "limit": 1}),
-]
 WRITE_SCOPES = "crm.objects.contacts.write, crm.schemas.contacts.write"
 
 
@@ -81,7 +74,7 @@ def _check(results: list[Check]) -> None:
         else:
             results += [
                 Check("HubSpot reachable", "ok", hs.base_url),
-                Check("token accepted", "ok", "GET /crm/v3/properties/contacts answered"),
+                Check("token accepted", "ok", "the Properties API answered"),
             ]
         for scope, path, params in SCOPE_PROBES:
             try:
@@ -100,6 +93,7 @@ def _check(results: list[Check]) -> None:
                 )
             except HubSpotError as exc:
                 results.append(Check(f"scope {scope}", "fail", str(exc), "see the message"))
+        results.append(_events_check(client))
         results.append(
             Check(
                 "write scopes",
@@ -145,4 +139,20 @@ def _check(results: list[Check]) -> None:
             "leadflow moves lifecyclestage only forward in the option order it reads here;"
             " check the contact property 'lifecyclestage' in HubSpot",
         )
+    )
+
+
+def _events_check(client: HubSpotClient) -> Check:
+    """events v3 is optional: a refusal is a note saying what it needs, not a failure."""
+    try:
+        refusal = client.events_refusal()
+    except HubSpotError as exc:
+        return Check("events v3", "fail", str(exc), "see the message")
+    if refusal is None:
+        return Check("events v3", "ok", f"GET {EVENTS}: the events stream reads it")
+    return Check(
+        "events v3",
+        "warn",
+        f"GET {EVENTS} answered {refusal}: the events stream is skipped, nothing fails",
+        f"{EVENTS_NEED}; without it, no web or email event counts toward the engagement score",
     )

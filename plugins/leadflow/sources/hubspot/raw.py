@@ -25,6 +25,7 @@ from leadflow.load import (
     timestamp,
     upsert_objects,
 )
+from leadflow.sources.hubspot import ENGAGEMENT_TYPES
 from leadflow.stats import LoadStats
 
 OBJECT_TABLES = {
@@ -32,6 +33,7 @@ OBJECT_TABLES = {
     "companies": "raw.hubspot_companies",
     "deals": "raw.hubspot_deals",
     "owners": "raw.hubspot_owners",
+    **{engagement: f"raw.hubspot_{engagement}" for engagement in ENGAGEMENT_TYPES},
 }
 EVENTS_TABLE = "raw.hubspot_events"
 # Plausible event times: not before this, not more than the slack after the interval's end.

@@ -19,6 +19,13 @@ alter table raw.hubspot_companies add column if not exists _hash uuid;
 alter table raw.hubspot_deals add column if not exists _hash uuid;
 alter table raw.hubspot_owners add column if not exists _hash uuid;
 
+-- The engagement objects (sales activity on a contact's timeline), one table per type.
+create table if not exists raw.hubspot_calls (like raw.hubspot_contacts including all);
+create table if not exists raw.hubspot_meetings (like raw.hubspot_contacts including all);
+create table if not exists raw.hubspot_emails (like raw.hubspot_contacts including all);
+create table if not exists raw.hubspot_notes (like raw.hubspot_contacts including all);
+create table if not exists raw.hubspot_tasks (like raw.hubspot_contacts including all);
+
 -- Merged-away contact ids and the contact they now live in (from the survivor's
 -- hs_merged_object_ids); the old ids stay in raw.hubspot_contacts marked archived.
 create table if not exists raw.hubspot_contact_merges (

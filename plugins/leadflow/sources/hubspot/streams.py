@@ -24,6 +24,7 @@ Why by hand and not dlt: see docs/adr/0001-extract-by-hand-or-dlt.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,7 +37,7 @@ from leadflow.db import connect
 from leadflow.extract import batches, finish_stream, prefetched, start_stream
 from leadflow.load import Encoded, load_concurrently
 from leadflow.settings import PostgresSettings
-from leadflow.sources.hubspot import STREAMS
+from leadflow.sources.hubspot import ENGAGEMENT_TYPES, STREAMS
 from leadflow.sources.hubspot.client import HubSpotClient, parse_ts
 from leadflow.sources.hubspot.raw import (
     EVENTS_FUTURE_SLACK,
@@ -54,7 +55,14 @@ from leadflow.sources.hubspot.raw import (
 from leadflow.sources.hubspot.settings import HubSpotSettings
 from leadflow.stats import ExtractStats, LoadStats
 
+log = logging.getLogger(__name__)
+
 LOOKBACK = timedelta(minutes=10)
+# What a portal needs for the events stream, for logs and `leadflow doctor`.
+EVENTS_NEED = (
+    "events v3 needs an Enterprise hub (Marketing, Sales, Service, Content or Data Hub) and a"
+    " token with its scope"
+)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # A window of occurredAt; None leaves that side open.
 Window = tuple[datetime | None, datetime | None]
@@ -62,13 +70,21 @@ Window = tuple[datetime | None, datetime | None]
 # answer 414, so such portals do their first load through search (POST body) instead.
 MAX_URL_PROPERTIES = 2000
 
-# Associations each CRM stream refreshes for its changed objects.
-ASSOCIATIONS = {"contacts": ("companies",), "deals": ("contacts", "companies")}
+# Associations each CRM object type refreshes for its changed objects.
+ASSOCIATIONS = {
+    "contacts": ("companies",),
+    "deals": ("contacts", "companies"),
+    **{engagement: ("contacts",) for engagement in ENGAGEMENT_TYPES},
+}
 # Properties every stream needs whatever the Properties API says.
 REQUIRED_PROPERTIES = {
     "contacts": ("hs_lastmodifieddate", "hs_object_id", "hs_merged_object_ids"),
     "companies": ("hs_lastmodifieddate", "hs_object_id"),
     "deals": ("hs_lastmodifieddate", "hs_object_id"),
+    **{
+        engagement: ("hs_lastmodifieddate", "hs_object_id", "hs_timestamp")
+        for engagement in ENGAGEMENT_TYPES
+    },
 }
 
 
@@ -129,34 +145,84 @@ def extract_stream(
     start, end = window_for(cursor, interval_start, interval_end)
     stats = ExtractStats(stream)
     with HubSpotClient(hs) as client:
+        if stream == "events" and (refusal := client.events_refusal()):
+            return _unavailable(stats, client, refusal)
+        full = cursor is None
         if stream == "events":
             windows = event_windows(cursor, interval_start, interval_end, hs)
             records, stats.mode = chain.from_iterable(client.events(*w) for w in windows), "events"
             start = windows[0][0] or EPOCH
+            _load(pg, client, stream, records, interval_end, load_id, stats)
         elif stream == "owners":
             # Owners are few and have no search endpoint: read them all every run.
             owners = chain(client.owners(), client.owners(archived=True))
             records, stats.mode = (Tagged(o) for o in owners), "list"
+            _load(pg, client, stream, records, interval_end, load_id, stats)
         else:
-            definitions = client.properties(stream)
-            with connect(pg) as conn:
-                stats.schema_changes = replace_catalog(conn, stream, definitions, load_id)
-            discovered = [d["name"] for d in definitions]
-            records, stats.mode = _records(client, stream, discovered, start, end, cursor is None)
-        latest = interval_end + EVENTS_FUTURE_SLACK
-        loaded = load_concurrently(
-            pg,
-            prefetched(_encoded(stream, batches(records), latest)),
-            lambda conn, item: _load_batch(conn, client, stream, *item, load_id),
-        )
-        for batch_stats, archived, merged in loaded:
-            stats.add(batch_stats)
-            stats.archived += archived
-            stats.merged += merged
+            # A CRM stream reads its object type; the engagements stream each engagement
+            # type in turn, under one cursor.
+            for object_type in ENGAGEMENT_TYPES if stream == "engagements" else (stream,):
+                records = _crm_records(pg, client, object_type, start, end, full, load_id, stats)
+                _load(pg, client, object_type, records, interval_end, load_id, stats)
         finish_stream(pg, stats, interval_end, load_id)
         stats.requests, stats.throttled = client.requests_sent, client.throttled
         stats.retried = client.retried
     stats.window_start, stats.window_end = start.isoformat(), end.isoformat()
+    return stats
+
+
+def _crm_records(
+    pg: PostgresSettings,
+    client: HubSpotClient,
+    object_type: str,
+    start: datetime,
+    end: datetime,
+    full: bool,
+    load_id: str,
+    stats: ExtractStats,
+) -> Iterator[Tagged]:
+    """Store the type's property list (and note what changed), then read its window."""
+    definitions = client.properties(object_type)
+    with connect(pg) as conn:
+        changes = replace_catalog(conn, object_type, definitions, load_id)
+    for change, names in changes.items():
+        prefix = "" if object_type == stats.stream else f"{object_type}."
+        stats.schema_changes.setdefault(change, []).extend(
+            f"{prefix}{n}" if isinstance(n, str) else [f"{prefix}{n[0]}", *n[1:]] for n in names
+        )
+    discovered = [d["name"] for d in definitions]
+    records, stats.mode = _records(client, object_type, discovered, start, end, full)
+    return records
+
+
+def _load(
+    pg: PostgresSettings,
+    client: HubSpotClient,
+    object_type: str,
+    records: Iterable[Any],
+    interval_end: datetime,
+    load_id: str,
+    stats: ExtractStats,
+) -> None:
+    """Encode and load `records` of one type in batches, adding their counts to `stats`."""
+    latest = interval_end + EVENTS_FUTURE_SLACK
+    loaded = load_concurrently(
+        pg,
+        prefetched(_encoded(object_type, batches(records), latest)),
+        lambda conn, item: _load_batch(conn, client, object_type, *item, load_id),
+    )
+    for batch_stats, archived, merged in loaded:
+        stats.add(batch_stats)
+        stats.archived += archived
+        stats.merged += merged
+
+
+def _unavailable(stats: ExtractStats, client: HubSpotClient, refusal: str) -> ExtractStats:
+    """The events stream on a portal that refuses events v3: skipped, its cursor unmoved, so
+    a portal that upgrades reads its events from the start."""
+    stats.mode, stats.unavailable = "unavailable", f"events v3: {refusal} ({EVENTS_NEED})"
+    stats.requests = client.requests_sent
+    log.info("events stream skipped: %s", stats.unavailable)
     return stats
 
 
@@ -199,7 +265,9 @@ def _load_batch(
     if stream == "contacts":
         merged = record_merges(conn, (pair for r in live for pair in merged_ids(r)), load_id)
     if stream in ASSOCIATIONS:
-        _refresh_associations(conn, client, stream, live, _ids(gone), load_id)
+        linked = _refresh_associations(conn, client, stream, live, _ids(gone), load_id)
+        if stream in ENGAGEMENT_TYPES:
+            stats.unlinked += len(set(_ids(live)) - linked)
     return stats, archived, merged
 
 
@@ -263,11 +331,14 @@ def _refresh_associations(
     live: list[Any],
     archived_ids: list[int],
     load_id: str,
-) -> None:
-    """Replace the links of changed objects; archived objects keep none."""
-    ids = _ids(live)
+) -> set[int]:
+    """Replace the links of changed objects (archived objects keep none); the ids that have
+    at least one."""
+    ids, linked = _ids(live), set()
     for to_type in ASSOCIATIONS[stream]:
-        links = client.associations(stream, to_type, ids) if ids else iter(())
+        links = list(client.associations(stream, to_type, ids)) if ids else []
+        linked.update(from_id for from_id, _, _ in links)
         replace_associations(conn, stream, to_type, ids, links, load_id)
         if archived_ids:
             replace_associations(conn, stream, to_type, archived_ids, (), load_id)
+    return linked

@@ -14,7 +14,7 @@ from typing import Any
 from leadflow.arguments import at_least, fraction, port
 from leadflow.settings import read
 from leadflow.sources.hubspot.sandbox.portal import Portal
-from leadflow.sources.hubspot.sandbox.server import SandboxConfig, SandboxServer
+from leadflow.sources.hubspot.sandbox.server import TIERS, SandboxConfig, SandboxServer
 from leadflow.sources.hubspot.settings import SandboxSettings, conn_id
 
 # The demo's portal answers like a Professional portal's token: 190 requests per 10 s.
@@ -30,11 +30,20 @@ def connection_env(url: str, token: str, extra: dict[str, Any] | None = None) ->
 class HubSpotSandbox:
     """leadflow.sources.Sandbox for HubSpot."""
 
+    tiers = TIERS
+    default_tier = "enterprise"
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
         parser.add_argument("--port", type=port, default=8765)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--contacts", type=at_least(0), default=5000)
+        parser.add_argument(
+            "--tier",
+            choices=TIERS,
+            default=self.default_tier,
+            help="the portal's subscription: below enterprise, events v3 answers 403",
+        )
         parser.add_argument(
             "--token", default=None, help="the token it accepts (default: HUBSPOT_SANDBOX_TOKEN)"
         )
@@ -64,6 +73,7 @@ class HubSpotSandbox:
         portal = Portal.generate(seed=args.seed, contacts=args.contacts)
         config = SandboxConfig(
             token=args.token or read(SandboxSettings).token,
+            tier=args.tier,
             rate_limit_per_10s=args.rate_limit,
             search_rate_per_s=args.search_rate,
             error_rate_5xx=args.error_rate,
@@ -73,19 +83,25 @@ class HubSpotSandbox:
             fault_seed=args.fault_seed,
         )
         server = SandboxServer(portal, config, host=args.host, port=args.port)
-        print(f"HubSpot sandbox serving {args.contacts} contacts at {server.url}", flush=True)
+        print(
+            f"HubSpot sandbox ({args.tier}) serving {args.contacts} contacts at {server.url}",
+            flush=True,
+        )
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
 
     @contextlib.contextmanager
-    def demo(self, seed: int, contacts: int, now: datetime) -> Iterator[dict[str, str]]:
+    def demo(
+        self, seed: int, contacts: int, now: datetime, tier: str | None = None
+    ) -> Iterator[dict[str, str]]:
         """A generated portal as of `now`, served on a free port while the demo runs; yields
         the connection env pointing at it."""
         token = read(SandboxSettings).token
         portal = Portal.generate(seed=seed, contacts=contacts, now=now)
-        config = SandboxConfig(token=token, **DEMO_RATE)
+        tier = tier or self.default_tier
+        config = SandboxConfig(token=token, tier=tier, **DEMO_RATE)
         with SandboxServer(portal, config, port=0) as server:
-            print(f"  hubspot    sandbox at {server.url} (190 requests / 10 s)")
+            print(f"  hubspot    {tier} sandbox at {server.url} (190 requests / 10 s)")
             yield connection_env(server.url, token, DEMO_RATE)
 
     def stack_env(self) -> dict[str, str]:

@@ -11,11 +11,17 @@ import bisect
 from collections.abc import Callable
 from typing import Any
 
-from leadflow.sources.hubspot.sandbox.records import _ASSOCIATION_TYPES, CrmObject
+from leadflow.sources.hubspot.sandbox.records import (
+    _ASSOCIATION_TYPES,
+    CrmObject,
+    association_type_name,
+)
 from leadflow.sources.hubspot.sandbox.state import PortalState, _locked
 from leadflow.sources.hubspot.sandbox.values import (
     _SINGULAR,
+    ENGAGEMENT_TYPES,
     MAX_BATCH,
+    MAX_HISTORY_PAGE,
     MAX_PAGE,
     ApiError,
     Reply,
@@ -55,10 +61,15 @@ class ObjectsApi(PortalState):
         after: str | None = None,
         properties: list[str] | None = None,
         archived: bool = False,
+        history: list[str] | None = None,
+        associations: list[str] | None = None,
     ) -> Reply:
-        """Id-ordered page; the cursor is the id the next page starts at."""
+        """Id-ordered page; the cursor is the id the next page starts at. With history asked
+        for, a page holds at most MAX_HISTORY_PAGE objects, whatever the limit."""
         t = normalize_type(object_type)
         _check_limit(limit, MAX_PAGE)
+        if history:
+            limit = min(limit, MAX_HISTORY_PAGE)
         start = _offset(after)
         ids, objects = self._ids[t], self._objects[t]
         index = bisect.bisect_left(ids, start)
@@ -69,7 +80,9 @@ class ObjectsApi(PortalState):
                 page.append(obj)
             index += 1
         names = self._names(t, properties)
-        body: dict[str, Any] = {"results": [o.to_json(names) for o in page[:limit]]}
+        body: dict[str, Any] = {
+            "results": [self._render(o, names, history, associations) for o in page[:limit]]
+        }
         if len(page) > limit:
             body["paging"] = {"next": {"after": str(page[limit].id)}}
         return 200, body
@@ -83,12 +96,42 @@ class ObjectsApi(PortalState):
         properties: list[str] | None = None,
         archived: bool = False,
         id_property: str | None = None,
+        history: list[str] | None = None,
+        associations: list[str] | None = None,
     ) -> Reply:
         t = normalize_type(object_type)
         obj = self._lookup(t, object_id, id_property, archived)
         if obj is None:
             raise _not_found(f"Object not found. objectId are usually numeric. ({object_id})")
-        return 200, obj.to_json(self._names(t, properties))
+        return 200, self._render(obj, self._names(t, properties), history, associations)
+
+    def _render(
+        self,
+        obj: CrmObject,
+        names: list[str],
+        history: list[str] | None = None,
+        associations: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """An object's JSON with, when asked, its properties' history and its associations
+        (`{"companies": {"results": [{"id", "type"}]}}`; a type with none is left out)."""
+        body = obj.to_json(names)
+        if history:
+            body["propertiesWithHistory"] = obj.history_json(history)
+        linked: dict[str, Any] = {}
+        for name in associations or []:
+            to_type = normalize_type(name)
+            live = self._objects[to_type]
+            rows = [
+                {"id": str(to_id), "type": association_type_name(kind)}
+                for to_id, kinds in sorted(self._links.get((obj.type, obj.id, to_type), {}).items())
+                if live[to_id].archived_ms is None
+                for kind in sorted(kinds)
+            ]
+            if rows:
+                linked[to_type] = {"results": rows}
+        if linked:
+            body["associations"] = linked
+        return body
 
     @_locked
     def create_object(self, object_type: str, body: Any) -> Reply:
@@ -164,6 +207,8 @@ class ObjectsApi(PortalState):
 
     def _create(self, t: str, item: dict[str, Any]) -> CrmObject:
         values = self._validate_write(t, None, item.get("properties") or {})
+        if t in ENGAGEMENT_TYPES and not values.get("hs_timestamp"):
+            raise _invalid(f"hs_timestamp is required to create {t}: it places the activity")
         links = self._input_links(t, item.get("associations") or [])
         self._check_unique(t, None, values)
         now = self._now_ms()
@@ -237,6 +282,7 @@ class ObjectsApi(PortalState):
         inputs = _inputs(body, MAX_BATCH)
         id_property = body.get("idProperty")
         names = self._names(t, body.get("properties"))
+        history = body.get("propertiesWithHistory") or None
         results, failures = [], []
         for item in inputs:
             ident = str(item.get("id", ""))
@@ -244,7 +290,7 @@ class ObjectsApi(PortalState):
             if obj is None:
                 failures.append((ident, _not_found(ident)))
             else:
-                results.append(obj.to_json(names))
+                results.append(self._render(obj, names, history))
         return self._batch_reply(t, results, failures, 200)
 
     @_locked

@@ -8,9 +8,10 @@ server threads and test helpers can share one portal safely.
 
 This module composes :class:`Portal` and holds its trusted test helpers. The state and the
 internal operations every endpoint shares are in ``state.py``, the endpoints by resource in
-``objects.py``, ``search.py``, ``properties_api.py``, ``owners.py``, ``associations.py`` and
-``events.py``, the shared vocabulary in ``values.py``, ``properties.py`` and ``records.py``, and
-the generator behind :meth:`Portal.generate` in ``synthetic.py``.
+``objects.py``, ``search.py``, ``properties_api.py``, ``schemas.py``, ``owners.py``,
+``associations.py`` and ``events.py``, the shared vocabulary in ``values.py``,
+``properties.py`` and ``records.py``, and the generator behind :meth:`Portal.generate` in
+``synthetic.py``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from leadflow.sources.hubspot.sandbox.objects import ObjectsApi
 from leadflow.sources.hubspot.sandbox.owners import OwnersApi
 from leadflow.sources.hubspot.sandbox.properties_api import PropertiesApi
 from leadflow.sources.hubspot.sandbox.records import Owner
+from leadflow.sources.hubspot.sandbox.schemas import SchemasApi
 from leadflow.sources.hubspot.sandbox.search import SearchApi
 from leadflow.sources.hubspot.sandbox.state import _locked
 from leadflow.sources.hubspot.sandbox.synthetic import _Generator
 from leadflow.sources.hubspot.sandbox.values import _not_found, normalize_type, parse_ms, to_ms
 
 
-class Portal(ObjectsApi, SearchApi, PropertiesApi, OwnersApi, AssociationsApi, EventsApi):
+class Portal(
+    ObjectsApi, SearchApi, PropertiesApi, SchemasApi, OwnersApi, AssociationsApi, EventsApi
+):
     """One HubSpot account's CRM state plus HubSpot's API semantics over it.
 
     Test helpers (``add_contact``, ``update_object``, ``associate`` ...) are trusted writes, like

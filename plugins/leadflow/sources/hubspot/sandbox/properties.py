@@ -17,13 +17,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from leadflow.sources.hubspot.sandbox.values import _InvalidValue, iso, parse_ms, to_ms
+from leadflow.sources.hubspot.sandbox.values import (
+    ENGAGEMENT_TYPES,
+    _InvalidValue,
+    iso,
+    parse_ms,
+    to_ms,
+)
 
 _MODIFIED = {
     "contacts": "lastmodifieddate",
     "companies": "hs_lastmodifieddate",
     "deals": "hs_lastmodifieddate",
 }
+# What a read without `properties` returns: per type below, else the system properties.
+SYSTEM_DEFAULTS = ("createdate", "hs_lastmodifieddate", "hs_object_id")
 DEFAULT_PROPERTIES = {
     "contacts": (
         "createdate",
@@ -331,11 +339,144 @@ def _deal_properties() -> list[PropertyDef]:
     ]
 
 
+def _enum(name: str, label: str, group: str, *values: str) -> PropertyDef:
+    return PropertyDef(name, label, "enumeration", "select", group, options=_options(*values))
+
+
+def _engagement_properties(kind: str) -> list[PropertyDef]:
+    """An engagement's own properties (public code and HubSpot's guides; the enumerations
+    are those clients are seen sending), with `hs_timestamp`, its place on the timeline."""
+    group = f"{kind}information"
+    own: dict[str, list[PropertyDef]] = {
+        "calls": [
+            PropertyDef("hs_call_title", "Call Title", group_name=group),
+            PropertyDef("hs_call_body", "Call notes", group_name=group, field_type="textarea"),
+            _enum("hs_call_direction", "Call direction", group, "INBOUND", "OUTBOUND"),
+            PropertyDef("hs_call_disposition", "Call outcome", group_name=group),
+            _enum(
+                "hs_call_status",
+                "Call status",
+                group,
+                *("BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING"),
+                *("FAILED", "IN_PROGRESS", "NO_ANSWER", "QUEUED", "RINGING"),
+            ),
+            PropertyDef("hs_call_duration", "Call duration (ms)", "number", "number", group),
+        ],
+        "meetings": [
+            PropertyDef("hs_meeting_title", "Meeting name", group_name=group),
+            PropertyDef("hs_meeting_body", "Meeting description", group_name=group),
+            PropertyDef("hs_meeting_start_time", "Start time", "datetime", "date", group),
+            PropertyDef("hs_meeting_end_time", "End time", "datetime", "date", group),
+            _enum(
+                "hs_meeting_outcome",
+                "Meeting outcome",
+                group,
+                *("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"),
+            ),
+        ],
+        "emails": [
+            PropertyDef("hs_email_subject", "Email subject", group_name=group),
+            PropertyDef("hs_email_text", "Email body", group_name=group, field_type="textarea"),
+            _enum(
+                "hs_email_direction",
+                "Email direction",
+                group,
+                "EMAIL",
+                "INCOMING_EMAIL",
+                "FORWARDED_EMAIL",
+            ),
+            _enum(
+                "hs_email_status",
+                "Email send status",
+                group,
+                *("BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT"),
+            ),
+        ],
+        "notes": [
+            PropertyDef("hs_note_body", "Note body", group_name=group, field_type="textarea"),
+        ],
+        "tasks": [
+            PropertyDef("hs_task_subject", "Task title", group_name=group),
+            PropertyDef("hs_task_body", "Task notes", group_name=group, field_type="textarea"),
+            _enum(
+                "hs_task_status",
+                "Task status",
+                group,
+                *("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"),
+            ),
+            _enum("hs_task_type", "Task type", group, "TODO", "CALL", "EMAIL"),
+            _enum("hs_task_priority", "Priority", group, "NONE", "LOW", "MEDIUM", "HIGH"),
+        ],
+    }
+    return [
+        PropertyDef("hs_timestamp", "Activity date", "datetime", "date", group),
+        *own[kind],
+        _owner_property(group),
+        *_system_properties(group, contact=False),
+    ]
+
+
+def _commerce_properties(kind: str) -> list[PropertyDef]:
+    """Tickets, products, line items and quotes: the few properties a reader asks for."""
+    group = f"{kind.removesuffix('s')}information"
+    own: dict[str, list[PropertyDef]] = {
+        "tickets": [
+            PropertyDef("subject", "Ticket name", group_name=group),
+            PropertyDef("content", "Ticket description", group_name=group),
+            PropertyDef(
+                "hs_pipeline",
+                "Pipeline",
+                "enumeration",
+                "select",
+                group,
+                options=_options("0", labels=["Support Pipeline"]),
+            ),
+            PropertyDef(
+                "hs_pipeline_stage",
+                "Ticket status",
+                "enumeration",
+                "select",
+                group,
+                options=_options(
+                    *("1", "2", "3", "4"),
+                    labels=("New", "Waiting on contact", "Waiting on us", "Closed"),
+                ),
+            ),
+            _enum("hs_ticket_priority", "Priority", group, "LOW", "MEDIUM", "HIGH", "URGENT"),
+            _owner_property(group),
+        ],
+        "products": [
+            PropertyDef("name", "Name", group_name=group),
+            PropertyDef("price", "Unit price", "number", "number", group),
+            PropertyDef("hs_sku", "SKU", group_name=group),
+            PropertyDef("description", "Description", group_name=group),
+        ],
+        "line_items": [
+            PropertyDef("name", "Name", group_name=group),
+            PropertyDef("quantity", "Quantity", "number", "number", group),
+            PropertyDef("price", "Unit price", "number", "number", group),
+            PropertyDef("amount", "Net price", "number", "number", group),
+            PropertyDef("hs_product_id", "Product ID", "number", "number", group),
+        ],
+        "quotes": [
+            PropertyDef("hs_title", "Quote name", group_name=group),
+            PropertyDef("hs_expiration_date", "Expiration date", "datetime", "date", group),
+            _enum("hs_status", "Quote status", group, "DRAFT", "APPROVAL_NOT_NEEDED", "APPROVED"),
+        ],
+    }
+    return [*own[kind], *_system_properties(group, contact=False)]
+
+
 def _default_properties() -> dict[str, dict[str, PropertyDef]]:
     tables = {
         "contacts": _contact_properties(),
         "companies": _company_properties(),
         "deals": _deal_properties(),
+        **{kind: _engagement_properties(kind) for kind in ENGAGEMENT_TYPES},
+        **{
+            kind: _commerce_properties(kind)
+            for kind in ("tickets", "products", "line_items", "quotes")
+        },
     }
     return {t: {d.name: d for d in defs} for t, defs in tables.items()}
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadflow.sources.hubspot.sandbox.values import iso
+from leadflow.sources.hubspot.sandbox.values import _SINGULAR, iso
 
 
 @dataclass(slots=True)
@@ -26,6 +26,34 @@ class CrmObject:
     updated_ms: int
     archived_ms: int | None = None
     merged_into: int | None = None  # set when merged away: gone from lists, reads redirect
+    # Earlier values of the properties written since creation, oldest first: (value, ms,
+    # sourceType). A property never rewritten has only its current value in its history.
+    history: dict[str, list[tuple[str, int, str]]] | None = None
+
+    def record_change(self, name: str, value: str | None, ms: int, source: str) -> None:
+        """Keep the value `name` had before this write (and when it got it)."""
+        if self.history is None:
+            self.history = {}
+        past = self.history.setdefault(name, [])
+        old = self.properties.get(name)
+        if not past and old is not None:
+            past.append((old, self.created_ms, source))
+        past.append((value or "", ms, source))  # a cleared value is recorded as ""
+
+    def history_json(self, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """`propertiesWithHistory`: each named property's values, newest first."""
+        past = self.history or {}
+        body: dict[str, list[dict[str, Any]]] = {}
+        for name in names:
+            values = past.get(name)
+            if values is None:
+                current = self.properties.get(name)
+                values = [] if current is None else [(current, self.created_ms, "CRM_UI")]
+            body[name] = [
+                {"value": v, "timestamp": iso(ms), "sourceType": src, "sourceId": "sandbox"}
+                for v, ms, src in reversed(values)
+            ]
+        return body
 
     def to_json(self, names: Iterable[str] | None = None) -> dict[str, Any]:
         """HubSpot's object JSON; `names` selects properties (unset ones render as null)."""
@@ -109,13 +137,45 @@ _ASSOCIATION_TYPES = {
         AssociationType(6, "companies", "deals", 5, primary=True),
         AssociationType(341, "deals", "companies", 342),
         AssociationType(342, "companies", "deals", 341),
+        # Engagements to contacts (note 202 and call 194 from HubSpot's schemas; task 204,
+        # email 198 and meeting 200 as public integrations use them), each with its inverse.
+        *(
+            kind
+            for type_id, engagement in (
+                (194, "calls"),
+                (198, "emails"),
+                (200, "meetings"),
+                (202, "notes"),
+                (204, "tasks"),
+            )
+            for kind in (
+                AssociationType(type_id, engagement, "contacts", type_id - 1),
+                AssociationType(type_id - 1, "contacts", engagement, type_id),
+            )
+        ),
     )
 }
+_PRIMARY_PAIRS = {(k.from_type, k.to_type) for k in _ASSOCIATION_TYPES.values() if k.primary}
+
+
+def association_type_name(type_id: int) -> str:
+    """The v3 name of a type, as the objects API lists associations: contact_to_company for
+    the primary, contact_to_company_unlabeled beside it."""
+    kind = _ASSOCIATION_TYPES[type_id]
+    name = f"{_SINGULAR[kind.from_type]}_to_{_SINGULAR[kind.to_type]}".lower()
+    unlabeled = (kind.from_type, kind.to_type) in _PRIMARY_PAIRS and not kind.primary
+    return f"{name}_unlabeled" if unlabeled else name
+
+
 _DEFAULT_ASSOCIATION = {
     (k.from_type, k.to_type): k.type_id for k in _ASSOCIATION_TYPES.values() if not k.primary
 }
 
 
 def _association_json(type_id: int) -> dict[str, Any]:
-    label = "Primary" if _ASSOCIATION_TYPES[type_id].primary else None
-    return {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label}
+    """An association type as v4 lists it; an unlabeled one has no label key (the spec's
+    label is a string, never null)."""
+    body: dict[str, Any] = {"category": "HUBSPOT_DEFINED", "typeId": type_id}
+    if _ASSOCIATION_TYPES[type_id].primary:
+        body["label"] = "Primary"
+    return body

@@ -34,6 +34,16 @@ _LIMIT_MESSAGES = {
     "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
     "SECONDLY": "You have reached your secondly limit.",
 }
+# The subscription tiers a portal can have, and the API paths only an Enterprise hub may call
+# (HubSpot's spec marks events v3 and custom events Enterprise-only on every hub).
+TIERS = ("starter", "professional", "enterprise")
+ENTERPRISE_ONLY = ("/events/v3/",)
+# HubSpot documents the tier requirement but not the body of its refusal; the sandbox answers
+# with the envelope of a token missing the feature's scope, the 403 clients handle.
+_TIER_MESSAGE = (
+    "This app hasn't been granted all required scopes to make this call. This API needs an "
+    "Enterprise subscription (Marketing, Sales, Service, Content or Data Hub Enterprise)."
+)
 _FAULTS = {
     502: ("BAD_GATEWAY", "Bad Gateway (injected fault)"),
     503: ("SERVICE_UNAVAILABLE", "Service Unavailable (injected fault)"),
@@ -45,6 +55,7 @@ class SandboxConfig:
     """Server behaviour; every field may be changed while the server runs."""
 
     token: str = "sandbox-token"
+    tier: str = "enterprise"  # one of TIERS: below Enterprise, events v3 answers 403
     rate_limit_per_10s: int | None = None
     search_rate_per_s: int | None = None
     error_rate_5xx: float = 0.0
@@ -178,6 +189,14 @@ class SandboxApp:
                 f"{prop}/(?P<name>{_SEGMENT})",
                 lambda r: self.portal.archive_property(r.params["type"], r.params["name"]),
             ),
+            # Both paths are HubSpot's: the docs give /crm/v3, the SDK calls the other.
+            ("GET", "/crm/v3/schemas", lambda r: self.portal.list_schemas()),
+            ("GET", "/crm-object-schemas/v3/schemas", lambda r: self.portal.list_schemas()),
+            (
+                "GET",
+                f"/crm/v3/pipelines/(?P<type>{_SEGMENT})",
+                lambda r: self.portal.list_pipelines(r.params["type"]),
+            ),
             ("GET", "/crm/v3/owners", self._list_owners),
             (
                 "GET",
@@ -257,6 +276,8 @@ class SandboxApp:
         code = self.faults.server_error(self.config.error_rate_5xx)
         if code is not None:
             return _error(code, *_FAULTS[code])
+        if self.config.tier != "enterprise" and path.startswith(ENTERPRISE_ONLY):
+            return _error(403, "MISSING_SCOPES", _TIER_MESSAGE)
         for route_method, pattern, handler in self.routes:
             match = pattern.fullmatch(path)
             if match and route_method == method:
@@ -276,6 +297,8 @@ class SandboxApp:
             after=r.query.text("after"),
             properties=r.query.names("properties"),
             archived=r.query.flag("archived"),
+            history=r.query.names("propertiesWithHistory"),
+            associations=r.query.names("associations"),
         )
 
     def _read_object(self, r: Request) -> Reply:
@@ -285,6 +308,8 @@ class SandboxApp:
             properties=r.query.names("properties"),
             archived=r.query.flag("archived"),
             id_property=r.query.text("idProperty"),
+            history=r.query.names("propertiesWithHistory"),
+            associations=r.query.names("associations"),
         )
 
     def _patch_object(self, r: Request) -> Reply:

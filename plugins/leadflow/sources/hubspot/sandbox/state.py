@@ -22,6 +22,7 @@ from leadflow.sources.hubspot.sandbox.properties import (
     _MODIFIED,
     _NATURAL_KEYS,
     DEFAULT_PROPERTIES,
+    SYSTEM_DEFAULTS,
     PropertyDef,
     _check_lifecycle,
     _default_properties,
@@ -123,11 +124,15 @@ class PortalState:
         if obj.type == "contacts":
             obj.properties["lastmodifieddate"] = iso(ms)
 
-    def _write(self, obj: CrmObject, values: dict[str, str | None], updated: int) -> None:
+    def _write(
+        self, obj: CrmObject, values: dict[str, str | None], updated: int, source: str = "API"
+    ) -> None:
         lookups = self._lookup_properties(obj.type)
         for name, value in values.items():
             if name in lookups:
                 self._reindex(obj, name, value)
+            if value != obj.properties.get(name):
+                obj.record_change(name, value, updated, source)
             if value is None:
                 obj.properties.pop(name, None)
             else:
@@ -222,7 +227,7 @@ class PortalState:
         custom = [
             d.name for d in self._properties[t].values() if d.has_unique_value and not d.read_only
         ]
-        return [*_NATURAL_KEYS[t], *custom]
+        return [*_NATURAL_KEYS.get(t, ()), *custom]
 
     def _require(self, t: str, object_id: Any) -> CrmObject:
         obj = self._objects[t].get(int(object_id))
@@ -328,8 +333,13 @@ class PortalState:
         """Properties to render: HubSpot's defaults, or the requested ones plus id/timestamps."""
         wanted = [n for n in requested or () if n]
         if not wanted:
-            return list(DEFAULT_PROPERTIES[t])
+            return list(DEFAULT_PROPERTIES.get(t, SYSTEM_DEFAULTS))
         defs = self._properties[t]
         return sorted(
-            {*(n for n in wanted if n in defs), "hs_object_id", "createdate", _MODIFIED[t]}
+            {
+                *(n for n in wanted if n in defs),
+                "hs_object_id",
+                "createdate",
+                _MODIFIED.get(t, "hs_lastmodifieddate"),
+            }
         )

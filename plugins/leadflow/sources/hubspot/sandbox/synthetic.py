@@ -228,6 +228,17 @@ class _DealDraft:
     updated_ms: int
 
 
+# The touches an owner makes (a call, a meeting, an outgoing email), and a contact's reply.
+_TOUCHES = (
+    ("calls", {"hs_call_direction": "OUTBOUND", "hs_call_status": "COMPLETED"}),
+    ("calls", {"hs_call_direction": "OUTBOUND", "hs_call_status": "NO_ANSWER"}),
+    ("meetings", {"hs_meeting_title": "Discovery call", "hs_meeting_outcome": "COMPLETED"}),
+    ("emails", {"hs_email_direction": "EMAIL", "hs_email_subject": "Following up"}),
+)
+_REPLY = {"hs_email_direction": "INCOMING_EMAIL", "hs_email_subject": "Re: Following up"}
+_TO_CONTACT = {"calls": 194, "emails": 198, "meetings": 200, "notes": 202, "tasks": 204}
+
+
 class _Generator:
     """Fills a portal from one seeded RNG; `now_ms` is the only time input.
 
@@ -239,6 +250,8 @@ class _Generator:
     def __init__(self, portal: Portal, seed: int, contacts: int, now_ms: int) -> None:
         self.portal = portal
         self.rng = random.Random(seed)
+        # Sales activity draws from its own RNG, so adding it left every other record as it was.
+        self.sales_rng = random.Random(f"sales-{seed}")
         self.count = contacts
         self.now = now_ms
         self.emails: set[str] = set()
@@ -270,9 +283,10 @@ class _Generator:
         self._insert_people(people)
         self._insert_deals(deals)
         self.portal._load_events(self._events(people))
+        self._sales_activity(people)
 
-    def _between(self, start: int, end: int) -> int:
-        return start + int(self.rng.random() * max(0, end - start))
+    def _between(self, start: int, end: int, rng: random.Random | None = None) -> int:
+        return start + int((rng or self.rng).random() * max(0, end - start))
 
     def _owners(self) -> None:
         created = datetime.fromtimestamp((self.now - 400 * _DAY_MS) / 1000, UTC)
@@ -477,6 +491,35 @@ class _Generator:
             self.portal._link("deals", deal_id, "contacts", deal.person.id, 3)
             if deal.person.company is not None:
                 self.portal._link("deals", deal_id, "companies", deal.person.company.id, 5)
+
+    def _sales_activity(self, people: list[_PersonDraft]) -> None:
+        """Engagements by the contact's owner over the last six weeks: calls, meetings and
+        outgoing emails (the touches), the contact's replies, notes and follow-up tasks."""
+        rng, now = self.sales_rng, self.now
+        horizon = now - 42 * _DAY_MS
+        for person in people:
+            owner = person.props.get("hubspot_owner_id")
+            if owner is None or rng.random() >= (0.9 if person.accepted else 0.5):
+                continue
+            start = max(horizon, person.created_ms)
+            for _ in range(rng.randint(1, 4)):
+                kind, props = rng.choice(_TOUCHES)
+                when = self._between(start, now, rng)
+                self._engagement(kind, {**props, "hubspot_owner_id": owner}, when, person.id)
+                if kind == "emails" and rng.random() < 0.3:
+                    reply = min(now - 1, when + rng.randint(1, 48) * 3_600_000)
+                    self._engagement("emails", _REPLY, reply, person.id)
+            if rng.random() < 0.4:
+                note = {
+                    "hs_note_body": "Spoke about timeline and budget.",
+                    "hubspot_owner_id": owner,
+                }
+                self._engagement("notes", note, self._between(start, now, rng), person.id)
+
+    def _engagement(self, kind: str, props: dict[str, str], when: int, contact_id: int) -> None:
+        values = {**props, "hs_timestamp": iso(when)}
+        engagement = self.portal._insert(kind, values, when, when)
+        self.portal._link(kind, engagement.id, "contacts", contact_id, _TO_CONTACT[kind])
 
     def _events(self, people: list[_PersonDraft]) -> list[Event]:
         """~11 events per contact (log-normal, heavy-tailed) over the last six weeks."""

@@ -16,23 +16,45 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-OBJECT_TYPES = ("contacts", "companies", "deals")
+# HubSpot's standard object types: plural name, singular name, objectTypeId. The engagements
+# (calls to tasks) are activity on a record's timeline and need `hs_timestamp`.
+_STANDARD_TYPES = (
+    ("contacts", "contact", "0-1"),
+    ("companies", "company", "0-2"),
+    ("deals", "deal", "0-3"),
+    ("tickets", "ticket", "0-5"),
+    ("products", "product", "0-7"),
+    ("line_items", "line_item", "0-8"),
+    ("quotes", "quote", "0-14"),
+    ("tasks", "task", "0-27"),
+    ("notes", "note", "0-46"),
+    ("meetings", "meeting", "0-47"),
+    ("calls", "call", "0-48"),
+    ("emails", "email", "0-49"),
+)
+OBJECT_TYPES = tuple(plural for plural, _, _ in _STANDARD_TYPES)
+ENGAGEMENT_TYPES = ("tasks", "notes", "meetings", "calls", "emails")
 _TYPE_ALIASES = {
-    **{alias: "contacts" for alias in ("contact", "contacts", "0-1")},
-    **{alias: "companies" for alias in ("company", "companies", "0-2")},
-    **{alias: "deals" for alias in ("deal", "deals", "0-3")},
+    alias: plural
+    for plural, singular, type_id in _STANDARD_TYPES
+    for alias in (plural, singular, type_id)
 }
-_SINGULAR = {"contacts": "CONTACT", "companies": "COMPANY", "deals": "DEAL"}
+_SINGULAR = {plural: singular.upper() for plural, singular, _ in _STANDARD_TYPES}
+OBJECT_TYPE_IDS = {plural: type_id for plural, _, type_id in _STANDARD_TYPES}
 # Distinct id ranges per type make a company id used as a contact id fail loudly in tests.
-_FIRST_ID = {"contacts": 1, "companies": 1_000_001, "deals": 2_000_001}
+_FIRST_ID = {plural: 1 + n * 1_000_000 for n, plural in enumerate(OBJECT_TYPES)}
 
 MAX_PAGE = 100
+# HubSpot: propertiesWithHistory "will reduce the maximum number of objects that can be read
+# by a single request"; the cap is not documented, 50 is the figure commonly reported.
+MAX_HISTORY_PAGE = 50
 MAX_BATCH = 100
 MAX_SEARCH_PAGE = 200
 SEARCH_RESULT_CAP = 10_000
+# Search limits since 26 Aug 2024 (HubSpot changelog, "expanded filtering capabilities").
 MAX_FILTER_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 6
-MAX_FILTERS = 18
+MAX_FILTERS_PER_GROUP = 10
+MAX_FILTERS = 25
 MAX_ASSOCIATION_BATCH = 1000
 MAX_ASSOCIATION_PAGE = 500
 MAX_OWNER_PAGE = 500
