@@ -394,8 +394,8 @@ def _scores(db: _Db) -> Section:
 def _sla(db: _Db) -> Section:
     s = Section(
         "SLA breaches",
-        "Response-time SLAs: MQL → sales accepted, and SQL → first sales touch (approximated"
-        " from deals, stage moves and worked lead statuses).",
+        "Response-time SLAs: MQL → sales accepted, and SQL → first sales touch (the owner's"
+        " first call, meeting or outgoing email after it).",
     )
     counts = db.rows("select sla_type, sla_status, count(*) from marts.fct_lead_sla group by 1, 2")
     types = sorted({r[0] for r in counts})
