@@ -14,7 +14,9 @@ What a CRM stream reads for its window:
   last source JSON kept; contacts merged away are retired through the survivor's
   `hs_merged_object_ids` (raw.hubspot_contact_merges);
 - the associations of every changed object, replaced in both directions.
-The events stream reads wider: late-recorded events and implausible dates (event_windows).
+The engagements stream (the sales activity) reads the five engagement types as CRM objects, one
+after another under one cursor. The events stream reads wider: late-recorded events and
+implausible dates (event_windows); a portal below Enterprise refuses it and it is skipped.
 Properties come from the Properties API on every run, so a new CRM property lands in `raw` with
 no code change. Pages are fetched in a background thread while the previous batch is loaded,
 and every client on one token shares one request budget.
