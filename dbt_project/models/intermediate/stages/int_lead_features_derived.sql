@@ -1,5 +1,5 @@
 {#- Everything the stage machine needs, one row per non-archived contact: fit, engagement,
-    combined score, deals, lead-status and BANT rule outcomes. -#}
+    combined score, deals, lead-status and BANT rule outcomes, the owner's last sales touch. -#}
 with
 
 contacts as (
@@ -47,6 +47,22 @@ disqualification_reasons as (
 settings as (
 
     select * from {{ ref('int_scoring_settings_pivoted') }}
+
+),
+
+sales_touches as (
+
+    select
+        contact_id,
+        max(occurred_at) as last_sales_touch_at
+    from {{ ref('stg_hubspot__engagements') }}
+    where
+        engagement_type in ('calls', 'meetings', 'emails')
+        and direction = 'outgoing'
+        and owner_id is not null
+        and not is_archived
+        and occurred_at <= {{ as_of() }}
+    group by contact_id
 
 ),
 
@@ -125,12 +141,14 @@ final as (
         coalesce(deals.won_deal_count, 0) as won_deal_count,
         deals.first_deal_created_at,
         deals.first_open_deal_created_at,
-        deals.first_won_at
+        deals.first_won_at,
+        sales_touches.last_sales_touch_at
     from contacts
     cross join settings
     inner join fit on contacts.contact_id = fit.contact_id
     left join engagement on contacts.contact_id = engagement.contact_id
     left join deals on contacts.contact_id = deals.contact_id
+    left join sales_touches on contacts.contact_id = sales_touches.contact_id
     left join lead_status_rules on contacts.lead_status = lead_status_rules.hs_lead_status
     left join bant_outcomes on contacts.contact_id = bant_outcomes.contact_id
 

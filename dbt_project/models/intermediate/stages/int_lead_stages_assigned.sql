@@ -6,7 +6,8 @@
       email), fit rule (competitor, student), lead status (UNQUALIFIED), BANT 'no' with a reason, or an
       event (hard bounce, unsubscribe) unless a hand-raise happened after it
     - sql: hand-raise within sql_hand_raise_window_days AND fit >= sql_min_fit_score AND no BANT 'no'
-    - sal: owner assigned AND lead status counts as sales-accepted
+    - sal: owner assigned AND (lead status counts as sales-accepted, OR the owner's call, meeting or
+      outgoing email in the last sal_sales_touch_days on a lead that is MQL-qualified or raised a hand)
     - mql: combined score >= mql_min_score AND fit >= mql_min_fit_score AND not cold
     - nurture: lead status puts in nurture, or cold (no engagement for cold_after_days) while qualified now
       or qualified when it went quiet (score at last engagement, any hand-raise, or CRM lifecycle MQL/SQL);
@@ -116,7 +117,24 @@ flagged as (
             and features.fit_score >= settings.sql_min_fit_score
             and not features.bant_blocks_sql
         ) as is_sql_qualified,
-        (features.has_owner and features.lead_status_is_sales_accepted) as is_sales_accepted,
+        (
+            features.has_owner
+            and (
+                features.lead_status_is_sales_accepted
+                or (
+                    settings.sal_sales_touch_days > 0
+                    and features.last_sales_touch_at
+                    >= settings.as_of - make_interval(days => cast(settings.sal_sales_touch_days as integer))
+                    and (
+                        features.last_hand_raise_at is not null
+                        or (
+                            features.leadflow_score >= settings.mql_min_score
+                            and features.fit_score >= settings.mql_min_fit_score
+                        )
+                    )
+                )
+            )
+        ) as is_sales_accepted,
         (features.leadflow_score >= settings.mql_min_score and features.fit_score >= settings.mql_min_fit_score)
             as is_mql_qualified,
         (
@@ -173,7 +191,12 @@ final as (
                 then
                     'hand-raise on ' || to_char(first_recent_hand_raise_at at time zone 'UTC', 'YYYY-MM-DD')
                     || ', fit ' || fit_score || ' >= ' || sql_min_fit_score
-            when 'sal' then 'owner assigned, lead status ' || lead_status
+            when 'sal'
+                then
+                    case
+                        when lead_status_is_sales_accepted then 'owner assigned, lead status ' || lead_status
+                        else 'sales touch on ' || to_char(last_sales_touch_at at time zone 'UTC', 'YYYY-MM-DD')
+                    end
             when 'mql' then 'score ' || leadflow_score || ' >= ' || mql_min_score
             when 'nurture'
                 then
@@ -195,7 +218,9 @@ final as (
                     when 'opportunity' then first_open_deal_created_at
                     when 'disqualified' then disqualified_at
                     when 'sql' then first_recent_hand_raise_at
-                    when 'sal' then last_modified_at
+                    when 'sal'
+                        then
+                            case when lead_status_is_sales_accepted then last_modified_at else last_sales_touch_at end
                     when 'mql' then last_engaged_at
                     when 'nurture' then
                         case
