@@ -4,7 +4,7 @@ A benchmark, not a test (its timing depends on the load of the machine):
 `python -m bench.extract_throughput`.
 Target: >= 90% of the budget in the steady window.
 
-All five streams of a first full load (30k contacts) run at once, as the DAG's mapped extract
+All the streams of a first full load (30k contacts) run at once, as the DAG's mapped extract
 tasks do, sharing one request budget. The sandbox timestamps every request it serves; throughput
 is the accepted requests in the second 10-second window (after the first window's burst), as a
 fraction of the 190 the tier allows. Requests refused with 429 do not count.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from leadflow.local import start_embedded_postgres, stop_embedded_postgres
 from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 from leadflow.sources.hubspot.settings import HubSpotSettings
 from leadflow.sources.hubspot.streams import STREAMS, extract_stream
+from leadflow.stats import ExtractStats
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 
@@ -46,8 +48,22 @@ def measure(pg) -> dict[str, float]:
             base_url=server.url, token=token, rate_limit_per_10s=BUDGET, search_rate_per_s=4
         )
         start, end = NOW - timedelta(hours=1), NOW
+
+        def timed(stream: str) -> tuple[ExtractStats, float]:
+            began = time.monotonic()
+            stats = extract_stream(stream, pg, hs, start, end, "tp")
+            return stats, time.monotonic() - began
+
         with ThreadPoolExecutor(len(STREAMS)) as pool:
-            results = list(pool.map(lambda s: extract_stream(s, pg, hs, start, end, "tp"), STREAMS))
+            runs = list(pool.map(timed, STREAMS))
+    results = [stats for stats, _ in runs]
+    total_requests = sum(r.requests for r in results)
+    for stats, seconds in runs:
+        print(
+            f"  {stats.stream:<12} {stats.received:>7} records in {seconds:5.1f} s"
+            f" = {stats.received / seconds:8.0f} records/s, {stats.requests:>4} requests"
+            f" ({stats.requests / max(1, total_requests):.0%} of the run's)"
+        )
     accepted = accepted_times(served)
     first, last = accepted[0], accepted[-1]
     steady = steady_window(served)
