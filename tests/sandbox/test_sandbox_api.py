@@ -798,10 +798,22 @@ def test_event_bounds_filters_and_sorting(sandbox: Sandbox) -> None:
     )
 
 
-def test_send_event_then_list_it(sandbox: Sandbox) -> None:
+def test_define_a_custom_event_send_it_then_list_it(sandbox: Sandbox) -> None:
+    """HubSpot sends only defined custom events, by the name the definition gets."""
     cid = sandbox.portal.add_contact({"email": "known@acme.com"})
+    undefined = {"eventName": "pe1_demo_booked", "objectId": str(cid)}
+    _error(sandbox.http.post("/events/v3/send", json=undefined), 400, "VALIDATION_ERROR")
+    builtin = {"eventName": "e_visited_page", "objectId": str(cid)}
+    _error(sandbox.http.post("/events/v3/send", json=builtin), 400, "VALIDATION_ERROR")
+    definition = {"label": "Demo booked", "name": "demo_booked", "primaryObject": "CONTACT"}
+    created = _ok(sandbox.http.post("/events/v3/event-definitions", json=definition), 201)
+    assert created["fullyQualifiedName"] == "pe1_demo_booked"
+    again = sandbox.http.post("/events/v3/event-definitions", json=definition)
+    _error(again, 409, "CONFLICT")
+    listed = _ok(sandbox.http.get("/events/v3/event-definitions"))["results"]
+    assert [d["name"] for d in listed] == ["demo_booked"]
     sent = {
-        "eventName": "pe123_demo_booked",
+        "eventName": "pe1_demo_booked",
         "objectId": str(cid),
         "occurredAt": "2026-10-31T09:00:00Z",
         "properties": {"plan": "pro", "seats": 5},
@@ -809,11 +821,11 @@ def test_send_event_then_list_it(sandbox: Sandbox) -> None:
     assert _ok(sandbox.http.post("/events/v3/send", json=sent), 204) is None
     _ok(
         sandbox.http.post(
-            "/events/v3/send", json={"eventName": "pe123_demo_booked", "email": "Fresh@Beta.io"}
+            "/events/v3/send", json={"eventName": "pe1_demo_booked", "email": "Fresh@Beta.io"}
         ),
         204,
     )
-    events = _ok(sandbox.http.get("/events/v3/events", params={"eventType": "pe123_demo_booked"}))[
+    events = _ok(sandbox.http.get("/events/v3/events", params={"eventType": "pe1_demo_booked"}))[
         "results"
     ]
     assert events[0]["objectId"] == str(cid)
@@ -823,7 +835,7 @@ def test_send_event_then_list_it(sandbox: Sandbox) -> None:
     fresh = _ok(sandbox.http.get(f"{CONTACTS}/fresh@beta.io", params={"idProperty": "email"}))
     assert events[1]["objectId"] == fresh["id"]
     types = _ok(sandbox.http.get("/events/v3/events/event-types"))["eventTypes"]
-    assert types == ["pe123_demo_booked"]
+    assert types == ["pe1_demo_booked"]
     for bad in (
         {"objectId": str(cid)},
         {"eventName": "x"},

@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 from hubspot import Client
 from hubspot.crm.associations.v4 import (
@@ -342,6 +343,13 @@ def test_events_read_and_send(seeded: Sandbox) -> None:
         after = page.paging.next.after
     assert events and all(since <= e.occurred_at < seeded.now for e in events)
     assert [e.occurred_at for e in events] == sorted(e.occurred_at for e in events)
+    # The SDK has no event-definitions client: define the custom event over HTTP first.
+    defined = httpx.post(
+        f"{seeded.server.url}/events/v3/event-definitions",
+        json={"label": "Trial started", "name": "trial_started"},
+        headers={"Authorization": f"Bearer {seeded.token}"},
+    )
+    assert defined.json()["fullyQualifiedName"] == "pe1_trial_started"
     client.events.send.basic_api.send(
         BehavioralEventHttpCompletionRequest(
             event_name="pe1_trial_started",

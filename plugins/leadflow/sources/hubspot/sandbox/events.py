@@ -1,13 +1,15 @@
 """The Events API: behavioural events by object, type and time window, and custom events.
 
 Events list in (occurredAt, id) order with time bounds that never overlap and cursors that stay
-stable while new events arrive; custom events are sent for a contact by id or by email (a new
-email creates the contact).
+stable while new events arrive. A custom event is defined first (`/events/v3/event-definitions`,
+which names it `pe<portalId>_<name>`), then sent by that name for a contact by id or by email
+(a new email creates the contact); HubSpot's built-in events cannot be sent.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Any
 
 from leadflow.sources.hubspot.sandbox.records import CrmObject, Event, _event_key
@@ -15,6 +17,7 @@ from leadflow.sources.hubspot.sandbox.state import PortalState, _locked
 from leadflow.sources.hubspot.sandbox.values import (
     _SINGULAR,
     MAX_EVENT_PAGE,
+    ApiError,
     Reply,
     _check_limit,
     _decode_cursor,
@@ -25,9 +28,42 @@ from leadflow.sources.hubspot.sandbox.values import (
     parse_ms,
 )
 
+PORTAL_ID = 1  # the sandbox's HubSpot account id, in custom event names: pe1_<name>
+_EVENT_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,49}")
+
 
 class EventsApi(PortalState):
     """Endpoints under /events/v3."""
+
+    @_locked
+    def create_event_definition(self, body: Any) -> Reply:
+        """Define a custom event on contacts; its name to send is `pe<portalId>_<name>`."""
+        if not isinstance(body, dict) or not isinstance(body.get("label"), str):
+            raise _invalid("`label` is required")
+        name = body.get("name") or re.sub(r"[^a-z0-9]+", "_", body["label"].lower()).strip("_")
+        if not _EVENT_NAME_RE.fullmatch(name):
+            raise _invalid(f"Invalid event name {name!r}: lower-case letters, digits and _")
+        full = f"pe{PORTAL_ID}_{name}"
+        if full in self._event_definitions:
+            raise ApiError(409, "CONFLICT", f"An event named {name} already exists")
+        now = iso(self._now_ms())
+        definition = {
+            "name": name,
+            "label": body["label"],
+            "description": body.get("description", ""),
+            "fullyQualifiedName": full,
+            "primaryObject": "CONTACT",
+            "archived": False,
+            "createdAt": now,
+            "updatedAt": now,
+            "properties": list(body.get("propertyDefinitions") or []),
+        }
+        self._event_definitions[full] = definition
+        return 201, definition
+
+    @_locked
+    def list_event_definitions(self) -> Reply:
+        return 200, {"results": list(self._event_definitions.values())}
 
     def _event_json(self, event: Event) -> dict[str, Any]:
         return {
@@ -102,6 +138,11 @@ class EventsApi(PortalState):
         """Record a custom event for a contact given by objectId or email (created if new)."""
         if not isinstance(body, dict) or not isinstance(body.get("eventName"), str):
             raise _invalid("`eventName` is required")
+        if body["eventName"] not in self._event_definitions:
+            raise _invalid(
+                f"Event {body['eventName']!r} is not defined: define it with POST"
+                " /events/v3/event-definitions and send its fullyQualifiedName"
+            )
         properties = body.get("properties") or {}
         if not isinstance(properties, dict):
             raise _invalid("`properties` must be an object")

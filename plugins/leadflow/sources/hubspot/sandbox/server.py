@@ -221,6 +221,16 @@ class SandboxApp:
             ("GET", "/events/v3/events", self._list_events),
             ("GET", "/events/v3/events/event-types", lambda r: self.portal.event_types()),
             ("POST", "/events/v3/send", lambda r: self.portal.send_event(r.body)),
+            (
+                "POST",
+                "/events/v3/event-definitions",
+                lambda r: self.portal.create_event_definition(r.body),
+            ),
+            (
+                "GET",
+                "/events/v3/event-definitions",
+                lambda r: self.portal.list_event_definitions(),
+            ),
         ]
         return [(method, re.compile(pattern), handler) for method, pattern, handler in table]
 

@@ -90,6 +90,7 @@ class PortalState:
         self._events_by_object: dict[tuple[str, int], list[Event]] = {}
         self._events_by_type: dict[str, list[Event]] = {}
         self._next_event_seq = 1
+        self._event_definitions: dict[str, dict[str, Any]] = {}  # by fullyQualifiedName
         self._event_prefix = "00000000-0000-4000-8000-"
         self._version = 0
         self._search_cache: dict[str, tuple[int, list[int]]] = {}
