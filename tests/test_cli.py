@@ -253,7 +253,7 @@ def test_backfill_plan_report_and_a_failing_run(
     first, last = [line for line in proc.stdout.splitlines() if line.startswith("  ✓")]
     rejected = [int(line.split("rejected ")[1].split()[0]) for line in (first, last)]
     assert rejected[0] > 0 and "(retried next run)" in first, first
-    assert "[12/12] finish ok" in proc.stderr  # progress, one line per task off a terminal
+    assert "[13/13] finish ok" in proc.stderr  # progress, one line per task off a terminal
     assert "extract[contacts] ok" in proc.stderr
     assert _runs(pg) == [(start, start + HOUR, "success"), (start + HOUR, end, "success")]
 

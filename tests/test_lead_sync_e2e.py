@@ -267,6 +267,47 @@ def test_the_sql_first_touch_is_the_owners_first_call_meeting_or_email_after_sql
     assert engagements["received"] == 5 and engagements["unlinked"] == 1
 
 
+def test_stage_history_begins_with_the_crms_own_lifecycle_history(sandbox, seeded, connections):
+    """The first run logs the stages the CRM's lifecycle history says a contact went through,
+    on the dates it says, so time-to-MQL is real on day one; a re-run adds nothing."""
+    portal, contact = sandbox.portal, seeded["hand_raiser"]  # a lead since 60 days ago
+    for days, stage in ((30, "marketingqualifiedlead"), (20, "salesqualifiedlead")):
+        portal.update_object(
+            "contacts", contact, {"lifecyclestage": stage}, updated_at=NOW - days * DAY
+        )
+    portal.update_object(
+        "contacts", contact, {"lifecyclestage": "opportunity"}, updated_at=NOW - 10 * DAY
+    )
+    history_sql = (
+        "select observed_at, from_stage, to_stage, stage_entered_at, transition_source"
+        " from marts.fct_lead_stage_history where contact_id = %s order by observed_at"
+    )
+    assert run_lead_sync(NOW).state == "success"
+    with connect(connections) as conn:
+        rows = conn.execute(history_sql, (contact,)).fetchall()
+        first_mql = conn.execute(
+            "select first_reached_mql_at from marts.dim_leads where contact_id = %s", (contact,)
+        ).fetchone()[0]
+    crm = [(r[1], r[2], r[3]) for r in rows if r[4] == "crm"]
+    assert crm == [
+        (None, "lead", NOW - 60 * DAY),
+        ("lead", "mql", NOW - 30 * DAY),
+        ("mql", "sql", NOW - 20 * DAY),
+        ("sql", "opportunity", NOW - 10 * DAY),
+    ]
+    assert [(r[2], r[4]) for r in rows if r[4] == "leadflow"] == [("sql", "leadflow")]
+    assert first_mql == NOW - 30 * DAY
+
+    assert run_lead_sync(NOW).state == "success"  # the same interval again
+    with connect(connections) as conn:
+        assert conn.execute(history_sql, (contact,)).fetchall() == rows
+        (stats,) = conn.execute(
+            "select stats from leadflow.runs order by started_at desc limit 1"
+        ).fetchone()
+    (history,) = [e for e in stats["extract"] if e["stream"] == "lifecycle_history"]
+    assert history["quarantined"] == 0
+
+
 def test_a_failed_quality_gate_blocks_the_push(
     sandbox, seeded, connections, tmp_path: Path, monkeypatch
 ):
@@ -635,7 +676,7 @@ def test_a_revoked_token_fails_at_once_and_the_alert_names_every_failed_stream(
     sandbox, seeded, connections, monkeypatch
 ):
     """A 401 cannot be retried away: the tasks fail without Airflow's retries (1 then 2
-    minutes), and the run's alert names each failed extract by its stream, all five."""
+    minutes), and the run's alert names each failed extract by its stream, all six."""
     import time
 
     from leadflow.sources.hubspot.sandbox.server import Response
@@ -660,7 +701,7 @@ def test_a_revoked_token_fails_at_once_and_the_alert_names_every_failed_stream(
             " where run_id = r.run_id) from leadflow.runs as r where run_id = %s",
             (dag_run.run_id,),
         ).fetchone()
-    streams = ["companies", "contacts", "deals", "engagements", "owners"]
+    streams = ["companies", "contacts", "deals", "engagements", "lifecycle_history", "owners"]
     assert error == "failed tasks: " + ", ".join(f"extract[{s}]" for s in streams)
     run_failed = [t for t in kinds_titles if t.startswith("run_failed")]
     assert run_failed == [

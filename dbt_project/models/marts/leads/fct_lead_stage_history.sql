@@ -3,7 +3,12 @@
     the pre-hook deletes this as_of's rows first, so re-running the same as_of is idempotent.
     full_refresh=false: the log survives `dbt build --full-refresh` and rules changes (a transition caused
     by a rules edit is flagged rules_changed). stage_entered_at = the triggering event time, clamped to
-    (previous entry, as_of]. -#}
+    (previous entry, as_of].
+    History from day one: a contact the log has not seen yet first gets the stages the CRM's own
+    lifecycle history says it went through (stg_hubspot__contact_history, mapped through the
+    stage seed; transition_source 'crm', observed when the CRM recorded them); leadflow's own
+    row follows only when its stage differs from the CRM's last. A re-run finds the contact in
+    the log and adds no CRM rows again. -#}
 {{
     config(
         materialized='incremental',
@@ -60,6 +65,78 @@ previous as (
 
 ),
 
+seen as (
+
+    {% if is_incremental() %}
+        select distinct contact_id from {{ this }}
+    {% else %}
+        select cast(null as bigint) as contact_id
+        where false
+    {% endif %}
+
+),
+
+crm_stages as (
+
+    select
+        history.contact_id,
+        history.changed_at,
+        history.leadflow_stage,
+        history.property_value,
+        lag(history.leadflow_stage) over (
+            partition by history.contact_id order by history.changed_at
+        ) as before_stage
+    from {{ ref('stg_hubspot__contact_history') }} as history
+    inner join stages on history.contact_id = stages.contact_id
+    where
+        history.leadflow_stage is not null
+        and history.changed_at <= {{ as_of() }}
+        and history.contact_id not in (select seen.contact_id from seen)
+
+),
+
+crm_changes as (
+
+    select
+        crm_stages.contact_id,
+        crm_stages.changed_at as observed_at,
+        crm_stages.before_stage as from_stage,
+        crm_stages.leadflow_stage as to_stage,
+        crm_stages.changed_at as stage_entered_at,
+        'CRM lifecycle stage ' || crm_stages.property_value as transition_reason,
+        cast(null as text) as disqualification_reason,
+        cast(null as integer) as leadflow_score,
+        cast(null as integer) as fit_score,
+        cast(null as integer) as engagement_score,
+        settings.rules_hash,
+        false as rules_changed,
+        'crm' as transition_source
+    from crm_stages
+    cross join settings
+    where crm_stages.before_stage is distinct from crm_stages.leadflow_stage
+
+),
+
+crm_latest as (
+
+    select distinct on (crm_changes.contact_id)
+        crm_changes.contact_id,
+        crm_changes.to_stage,
+        crm_changes.stage_entered_at,
+        crm_changes.rules_hash
+    from crm_changes
+    order by crm_changes.contact_id asc, crm_changes.observed_at desc
+
+),
+
+latest as (
+
+    select * from previous
+    union all
+    select * from crm_latest
+
+),
+
 changes as (
 
     select
@@ -77,11 +154,20 @@ changes as (
         stages.fit_score,
         stages.engagement_score,
         settings.rules_hash,
-        coalesce(previous.rules_hash <> settings.rules_hash, false) as rules_changed
+        coalesce(previous.rules_hash <> settings.rules_hash, false) as rules_changed,
+        'leadflow' as transition_source
     from stages
     cross join settings
-    left join previous on stages.contact_id = previous.contact_id
+    left join latest as previous on stages.contact_id = previous.contact_id
     where previous.contact_id is null or previous.to_stage <> stages.leadflow_stage
+
+),
+
+logged as (
+
+    select * from crm_changes
+    union all
+    select * from changes
 
 ),
 
@@ -100,8 +186,9 @@ final as (
         fit_score,
         engagement_score,
         rules_hash,
-        rules_changed
-    from changes
+        rules_changed,
+        transition_source
+    from logged
 
 )
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 from leadflow.sources.hubspot import settings as hubspot
 
 # What the extract reads: the CRM objects, then owners, the sales activity (the engagement
-# objects, one stream) and events. Declared here, not in streams.py, so the DAG file can list
-# them without importing the HTTP and database clients.
+# objects, one stream), the contacts' lifecycle and lead-status history, and events. Declared
+# here, not in streams.py, so the DAG file can list them without importing the HTTP and
+# database clients.
 CRM_STREAMS = ("contacts", "companies", "deals")
 ENGAGEMENT_TYPES = ("calls", "meetings", "emails", "notes", "tasks")
-STREAMS = (*CRM_STREAMS, "owners", "engagements", "events")
+STREAMS = (*CRM_STREAMS, "owners", "engagements", "lifecycle_history", "events")
 
 if TYPE_CHECKING:
     from leadflow.doctor import Check

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -283,15 +283,36 @@ class HubSpotClient:
     # -- reads -----------------------------------------------------------------------------
 
     def list_objects(
-        self, object_type: str, properties: Iterable[str], archived: bool = False
+        self,
+        object_type: str,
+        properties: Iterable[str],
+        archived: bool = False,
+        history: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
-        """Every object of a type, following `paging.next.after`."""
+        """Every object of a type, following `paging.next.after`; with `history`, each with
+        those properties' past values (propertiesWithHistory), which HubSpot answers in
+        smaller pages, so paging follows what it returns."""
         params: dict[str, Any] = {
             "limit": 100,
             "properties": ",".join(properties),
             "archived": str(archived).lower(),
         }
+        if history:
+            params["propertiesWithHistory"] = ",".join(history)
         yield from self._paged(f"/crm/v3/objects/{object_type}", params)
+
+    def batch_read_history(
+        self, object_type: str, ids: list[int], history: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """≤50 objects by id with their properties' past values (propertiesWithHistory)."""
+        body = {
+            "inputs": [{"id": str(i)} for i in ids],
+            "properties": ["hs_object_id"],
+            "propertiesWithHistory": list(history),
+        }
+        return self._json("POST", f"/crm/v3/objects/{object_type}/batch/read", json=body).get(
+            "results", []
+        )
 
     def owners(self, archived: bool = False) -> Iterator[dict[str, Any]]:
         yield from self._paged("/crm/v3/owners", {"limit": 100, "archived": str(archived).lower()})

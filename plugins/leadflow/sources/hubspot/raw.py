@@ -292,3 +292,54 @@ _REVERSE = {1: 2, 2: 1, 3: 4, 4: 3, 5: 6, 6: 5, 279: 280, 280: 279}
 
 def _reverse_type(type_id: int) -> int:
     return _REVERSE.get(type_id, type_id)
+
+
+# The properties whose past values the lifecycle_history stream reads (propertiesWithHistory).
+HISTORY_PROPERTIES = ("lifecyclestage", "hs_lead_status")
+
+
+def load_history(conn: psycopg.Connection, records: Sequence[Any], load_id: str) -> LoadStats:
+    """Store each contact's past lifecycle and lead-status values (one row per value and time,
+    known ones skipped); a record or value that cannot be read is quarantined with why."""
+    rows: list[tuple[int, str, str, datetime, str | None]] = []
+    bad: list[tuple[Any, str, str]] = []
+    for record in records:
+        try:
+            contact_id = bigint(record.get("id"), "id")
+            for name, values in (record.get("propertiesWithHistory") or {}).items():
+                for value in values:
+                    changed = timestamp(value, "timestamp")
+                    rows.append(
+                        (
+                            contact_id,
+                            name,
+                            value.get("value") or "",
+                            changed,
+                            value.get("sourceType"),
+                        )
+                    )
+        except (BadRecord, AttributeError, TypeError) as exc:
+            record_id = record.get("id") if isinstance(record, dict) else None
+            bad.append((record_id, f"unreadable property history: {exc}", payload(record).decode()))
+    with conn.cursor() as cur:
+        cur.execute(
+            "create temp table if not exists _stage_history (contact_id bigint, property text,"
+            " value text, changed_at timestamptz, source_type text) on commit delete rows"
+        )
+        with cur.copy(
+            "copy _stage_history (contact_id, property, value, changed_at, source_type) from stdin"
+        ) as cp:
+            for row in rows:
+                cp.write_row(row)
+        cur.execute(
+            """
+            insert into raw.hubspot_contact_history
+                (contact_id, property, value, changed_at, source_type, _load_id)
+            select distinct contact_id, property, value, changed_at, source_type, %(load_id)s
+            from _stage_history
+            on conflict (contact_id, property, changed_at, value) do nothing
+            """,
+            {"load_id": load_id},
+        )
+        changed = cur.rowcount
+    return LoadStats(len(records), changed, quarantine(conn, "lifecycle_history", load_id, bad))

@@ -73,3 +73,16 @@ create table if not exists raw.hubspot_properties (
     _loaded_at timestamptz not null default now(),
     primary key (object_type, name)
 );
+
+-- Each contact's past lifecyclestage and hs_lead_status values as HubSpot keeps them
+-- (propertiesWithHistory): one row per value and time it was set; rows are never removed.
+create table if not exists raw.hubspot_contact_history (
+    contact_id bigint not null,
+    property text not null,
+    value text not null,
+    changed_at timestamptz not null,
+    source_type text,
+    _load_id text not null,
+    _loaded_at timestamptz not null default now(),
+    primary key (contact_id, property, changed_at, value)
+);

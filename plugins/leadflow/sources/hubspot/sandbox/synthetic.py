@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from leadflow.sources.hubspot.sandbox.properties import _STAGE_RANK
-from leadflow.sources.hubspot.sandbox.records import Event
+from leadflow.sources.hubspot.sandbox.properties import _STAGE_RANK, LIFECYCLE_STAGES
+from leadflow.sources.hubspot.sandbox.records import CrmObject, Event
 from leadflow.sources.hubspot.sandbox.values import _DAY_MS, iso
 from leadflow.sources.hubspot.sandbox.word_lists import (
     _BRAND_HEADS,
@@ -252,6 +252,7 @@ class _Generator:
         self.rng = random.Random(seed)
         # Sales activity draws from its own RNG, so adding it left every other record as it was.
         self.sales_rng = random.Random(f"sales-{seed}")
+        self.history_rng = random.Random(f"history-{seed}")
         self.count = contacts
         self.now = now_ms
         self.emails: set[str] = set()
@@ -480,7 +481,9 @@ class _Generator:
         people.sort(key=lambda p: p.created_ms)
         for person in people:
             updated = self._between(person.created_ms, self.now)
-            person.id = self.portal._insert("contacts", person.props, person.created_ms, updated).id
+            contact = self.portal._insert("contacts", person.props, person.created_ms, updated)
+            person.id = contact.id
+            self._lifecycle_history(contact)
             if person.company is not None:
                 self.portal._link("contacts", person.id, "companies", person.company.id, 1)
 
@@ -491,6 +494,23 @@ class _Generator:
             self.portal._link("deals", deal_id, "contacts", deal.person.id, 3)
             if deal.person.company is not None:
                 self.portal._link("deals", deal_id, "companies", deal.person.company.id, 5)
+
+    def _lifecycle_history(self, contact: CrmObject) -> None:
+        """The stages a contact went through to its lifecycle stage, as HubSpot's property
+        history keeps them: from subscriber or lead, each entered at a later time between its
+        creation and its last modification (the last one then)."""
+        stage = contact.properties.get("lifecyclestage")
+        if stage not in _STAGE_RANK or _STAGE_RANK[stage] > _STAGE_RANK["customer"]:
+            return
+        rng = self.history_rng
+        first = 0 if rng.random() < 0.5 or stage == "subscriber" else 1
+        path = LIFECYCLE_STAGES[first : _STAGE_RANK[stage] + 1]
+        start, end = contact.created_ms, contact.updated_ms
+        times = sorted(self._between(start, end, rng) for _ in path[1:])
+        entered = [start, *times[:-1], end] if len(path) > 1 else [start]
+        contact.history = {
+            "lifecyclestage": [(s, ms, "CRM_UI") for s, ms in zip(path, entered, strict=True)]
+        }
 
     def _sales_activity(self, people: list[_PersonDraft]) -> None:
         """Engagements by the contact's owner over the last six weeks: calls, meetings and
