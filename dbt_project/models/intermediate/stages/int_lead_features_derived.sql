@@ -56,12 +56,7 @@ sales_touches as (
         contact_id,
         max(occurred_at) as last_sales_touch_at
     from {{ ref('stg_hubspot__engagements') }}
-    where
-        engagement_type in ('calls', 'meetings', 'emails')
-        and direction = 'outgoing'
-        and owner_id is not null
-        and not is_archived
-        and occurred_at <= {{ as_of() }}
+    where is_sales_touch and occurred_at <= {{ as_of() }}
     group by contact_id
 
 ),

@@ -21,11 +21,7 @@ contacts as (
 touches as (
 
     select * from {{ ref('stg_hubspot__engagements') }}
-    where
-        engagement_type in ('calls', 'meetings', 'emails')
-        and direction = 'outgoing'
-        and owner_id is not null
-        and not is_archived
+    where is_sales_touch
 
 ),
 
