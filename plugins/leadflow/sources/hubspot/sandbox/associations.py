@@ -29,11 +29,9 @@ class AssociationsApi(PortalState):
 
     def _targets(self, a: str, a_id: int, b: str) -> list[dict[str, Any]]:
         """v4 association rows to live objects, ordered by target id."""
-        live = self._objects[b]
         return [
-            {"toObjectId": b_id, "associationTypes": [_association_json(k) for k in sorted(kinds)]}
-            for b_id, kinds in sorted(self._links.get((a, a_id, b), {}).items())
-            if kinds and live[b_id].archived_ms is None
+            {"toObjectId": b_id, "associationTypes": [_association_json(k) for k in kinds]}
+            for b_id, kinds in self._live_links(a, a_id, b)
         ]
 
     @_locked

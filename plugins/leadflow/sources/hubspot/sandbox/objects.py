@@ -120,12 +120,10 @@ class ObjectsApi(PortalState):
         linked: dict[str, Any] = {}
         for name in associations or []:
             to_type = normalize_type(name)
-            live = self._objects[to_type]
             rows = [
                 {"id": str(to_id), "type": association_type_name(kind)}
-                for to_id, kinds in sorted(self._links.get((obj.type, obj.id, to_type), {}).items())
-                if live[to_id].archived_ms is None
-                for kind in sorted(kinds)
+                for to_id, kinds in self._live_links(obj.type, obj.id, to_type)
+                for kind in kinds
             ]
             if rows:
                 linked[to_type] = {"results": rows}

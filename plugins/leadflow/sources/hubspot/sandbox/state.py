@@ -174,6 +174,15 @@ class PortalState:
         self._add_pair(a_type, a_id, b_type, b_id, type_id)
         self._version += 1
 
+    def _live_links(self, a_type: str, a_id: int, b_type: str) -> list[tuple[int, list[int]]]:
+        """The association types from one object to each live object of `b_type`, by id."""
+        live = self._objects[b_type]
+        return [
+            (b_id, sorted(kinds))
+            for b_id, kinds in sorted(self._links.get((a_type, a_id, b_type), {}).items())
+            if kinds and live[b_id].archived_ms is None
+        ]
+
     def _add_pair(self, a_type: str, a_id: int, b_type: str, b_id: int, type_id: int) -> None:
         self._links.setdefault((a_type, a_id, b_type), {}).setdefault(b_id, set()).add(type_id)
         inverse = _ASSOCIATION_TYPES[type_id].inverse
