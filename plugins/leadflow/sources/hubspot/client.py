@@ -305,14 +305,7 @@ class HubSpotClient:
         self, object_type: str, ids: list[int], history: Sequence[str]
     ) -> list[dict[str, Any]]:
         """≤50 objects by id with their properties' past values (propertiesWithHistory)."""
-        body = {
-            "inputs": [{"id": str(i)} for i in ids],
-            "properties": ["hs_object_id"],
-            "propertiesWithHistory": list(history),
-        }
-        return self._json("POST", f"/crm/v3/objects/{object_type}/batch/read", json=body).get(
-            "results", []
-        )
+        return self._batch_read(object_type, ids, ["hs_object_id"], history)
 
     def owners(self, archived: bool = False) -> Iterator[dict[str, Any]]:
         yield from self._paged("/crm/v3/owners", {"limit": 100, "archived": str(archived).lower()})
@@ -440,12 +433,18 @@ class HubSpotClient:
         self, object_type: str, ids: list[int], properties: list[str]
     ) -> dict[int, dict[str, Any]]:
         """The named properties of ≤100 objects by id; ids HubSpot does not have are absent."""
-        data = self._json(
-            "POST",
-            f"/crm/v3/objects/{object_type}/batch/read",
-            json={"inputs": [{"id": str(i)} for i in ids], "properties": properties},
+        results = self._batch_read(object_type, ids, properties)
+        return {int(r["id"]): r.get("properties") or {} for r in results}
+
+    def _batch_read(
+        self, object_type: str, ids: list[int], properties: list[str], history: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"inputs": [{"id": str(i)} for i in ids], "properties": properties}
+        if history:
+            body["propertiesWithHistory"] = list(history)
+        return self._json("POST", f"/crm/v3/objects/{object_type}/batch/read", json=body).get(
+            "results", []
         )
-        return {int(r["id"]): r.get("properties") or {} for r in data.get("results", [])}
 
     def batch_upsert(
         self, object_type: str, inputs: list[dict[str, Any]], id_property: str
