@@ -230,6 +230,19 @@ def event_line(
     )
 
 
+def activity_line(
+    record_id: str, kind: str, email: str | None, occurred: datetime, data: bytes
+) -> bytes:
+    """One COPY line `id, kind, email, occurred_at, record` of activity keyed by an email."""
+    return b"%s\t%s\t%s\t%s\t%s\n" % (
+        copy_text(record_id),
+        copy_text(kind),
+        b"\\N" if email is None else copy_text(email),
+        occurred.isoformat().encode(),
+        data.replace(b"\\", b"\\\\"),
+    )
+
+
 def encode_all(records: Sequence[Any], to_line: Callable[[Any], bytes]) -> Encoded:
     """Every record as a COPY line, or with why it cannot be one (`to_line` raises BadRecord)."""
     lines, bad = [], []
@@ -348,40 +361,47 @@ def upsert_objects(
     return LoadStats(batch.received, changed, quarantine(conn, stream, load_id, batch.bad))
 
 
-_INSERT_EVENTS = """
-    insert into {table}
-        (id, event_type, object_type, object_id, occurred_at, record, _load_id)
-    select s.id, s.event_type, s.object_type, s.object_id, s.occurred_at,
-        s.record::jsonb, %(load_id)s
-    from _stage_events as s
-    left join lateral (
-        select true as hit from {table} as known where known.id = s.id limit 1
-    ) as known on true
-    where known.hit is null
-"""
+# Columns of the immutable raw tables: events by object, and activity keyed by an email.
+EVENT_COLUMNS = ("id", "event_type", "object_type", "object_id", "occurred_at", "record")
+ACTIVITY_COLUMNS = ("id", "kind", "email", "occurred_at", "record")
 
 
-def insert_events(
-    conn: psycopg.Connection, table: str, stream: str, batch: Encoded, load_id: str
+def insert_new(
+    conn: psycopg.Connection,
+    table: str,
+    stream: str,
+    batch: Encoded,
+    load_id: str,
+    columns: Sequence[str] = EVENT_COLUMNS,
 ) -> LoadStats:
-    """Insert events into the raw `table`; events are immutable, so a known id is skipped, and
-    an id already quarantined is not stored again (every run reads its window again).
+    """Insert immutable records (events, submissions) into the raw `table`: a known id is
+    skipped, and an id already quarantined is not stored again (every run reads its window
+    again). `columns` are the COPY lines' fields, `id` first and `record` (JSON) last.
 
     A plain insert of the unknown ids is cheaper than `on conflict do nothing` (by about a
-    quarter). Only a concurrent load of the same events can still
+    quarter). Only a concurrent load of the same records can still
     collide; that batch is then redone with `on conflict do nothing` under a savepoint.
     """
-    insert = _INSERT_EVENTS.format(table=table)
+    stage = f"_stage_{table.rsplit('.', 1)[-1]}"
+    names = ", ".join(columns)
+    values = ", ".join(f"s.{c}::jsonb" if c == "record" else f"s.{c}" for c in columns)
+    as_text = ", ".join("record::text as record" if c == "record" else c for c in columns)
+    insert = f"""
+        insert into {table} ({names}, _load_id)
+        select {values}, %(load_id)s
+        from {stage} as s
+        left join lateral (
+            select true as hit from {table} as known where known.id = s.id limit 1
+        ) as known on true
+        where known.hit is null
+    """
     with conn.cursor() as cur:
+        # the raw table's column types, with record as text (COPY text, cast on insert)
         cur.execute(
-            "create temp table if not exists _stage_events (id text, event_type text,"
-            " object_type text, object_id bigint, occurred_at timestamptz, record text)"
-            " on commit delete rows"
+            f"create temp table if not exists {stage} on commit delete rows as"
+            f" select {as_text} from {table} with no data"
         )
-        with cur.copy(
-            "copy _stage_events (id, event_type, object_type, object_id, occurred_at, record)"
-            " from stdin"
-        ) as cp:
+        with cur.copy(f"copy {stage} ({names}) from stdin") as cp:
             cp.write(b"".join(batch.lines))
         try:
             with conn.transaction():

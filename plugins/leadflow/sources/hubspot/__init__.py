@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING
 from leadflow.sources.hubspot import settings as hubspot
 
 # What the extract reads: the CRM objects, then owners, the sales activity (the engagement
-# objects, one stream), the contacts' lifecycle and lead-status history, and events. Declared
+# objects, one stream), the contacts' lifecycle and lead-status history, the marketing activity
+# every tier has (form submissions, email events, subscription changes) and events. Declared
 # here, not in streams.py, so the DAG file can list them without importing the HTTP and
 # database clients.
 CRM_STREAMS = ("contacts", "companies", "deals")
 ENGAGEMENT_TYPES = ("calls", "meetings", "emails", "notes", "tasks")
-STREAMS = (*CRM_STREAMS, "owners", "engagements", "lifecycle_history", "events")
+MARKETING_STREAMS = ("form_submissions", "email_events", "subscription_changes")
+STREAMS = (*CRM_STREAMS, "owners", "engagements", "lifecycle_history", *MARKETING_STREAMS, "events")
 
 if TYPE_CHECKING:
     from leadflow.doctor import Check

@@ -30,6 +30,14 @@ SEARCH_PAGE = 200
 BATCH_SIZE = 100
 ASSOCIATION_BATCH = 1000
 EVENTS = "/events/v3/events"  # Enterprise-only: an optional stream
+# Marketing activity every tier can read; the form submissions and email analytics are v1 APIs
+# with no date-versioned successor yet (docs/adr/0002-hubspot-api-versions.md).
+FORMS = "/marketing/v3/forms"
+FORM_SUBMISSIONS = "/form-integrations/v1/submissions/forms/{form_id}"
+SUBMISSIONS_PAGE = 50  # the most HubSpot returns per page
+EMAIL_EVENTS = "/email/public/v1/events"
+SUBSCRIPTION_TIMELINE = "/email/public/v1/subscriptions/timeline"
+EMAIL_PAGE = 1000
 
 # Read endpoints leadflow calls, and the private-app scope each needs (a 403 means it is missing).
 SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
@@ -38,6 +46,8 @@ SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
     ("crm.objects.deals.read", "/crm/v3/objects/deals", {"limit": 1}),
     ("crm.objects.owners.read", "/crm/v3/owners", {"limit": 1}),
     ("crm.schemas.contacts.read", "/crm/v3/properties/contacts", {}),
+    ("forms", FORMS, {"limit": 1}),
+    ("content", EMAIL_EVENTS, {"limit": 1}),
 ]
 
 
@@ -302,10 +312,11 @@ class HubSpotClient:
         yield from self._paged(f"/crm/v3/objects/{object_type}", params)
 
     def batch_read_history(
-        self, object_type: str, ids: list[int], history: Sequence[str]
+        self, object_type: str, ids: list[int], properties: list[str], history: Sequence[str]
     ) -> list[dict[str, Any]]:
-        """≤50 objects by id with their properties' past values (propertiesWithHistory)."""
-        return self._batch_read(object_type, ids, ["hs_object_id"], history)
+        """≤50 objects by id with `properties` and those of `history` with their past values
+        (propertiesWithHistory)."""
+        return self._batch_read(object_type, ids, properties, history)
 
     def owners(self, archived: bool = False) -> Iterator[dict[str, Any]]:
         yield from self._paged("/crm/v3/owners", {"limit": 100, "archived": str(archived).lower()})
@@ -331,6 +342,50 @@ class HubSpotClient:
         if end is not None:
             params["occurredBefore"] = end.isoformat()
         yield from self._paged(EVENTS, params)
+
+    def forms(self) -> Iterator[dict[str, Any]]:
+        """Every form (HubSpot's own forms; archived ones keep their submissions)."""
+        for archived in ("false", "true"):
+            yield from self._paged(FORMS, {"limit": 100, "archived": archived})
+
+    def form_submissions(self, form_id: str, since: datetime) -> Iterator[dict[str, Any]]:
+        """A form's submissions, newest first, until one submitted before `since`.
+
+        The API has no date filter and lists newest first, so a watermark read stops at the
+        first older page instead of reading the form's whole past."""
+        params: dict[str, Any] = {"limit": SUBMISSIONS_PAGE}
+        path = FORM_SUBMISSIONS.format(form_id=form_id)
+        cutoff = to_millis(since)
+        for submission in self._paged(path, params):
+            submitted = submission.get("submittedAt") if isinstance(submission, dict) else None
+            if isinstance(submitted, int) and submitted < cutoff:
+                return
+            yield submission
+
+    def email_events(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Marketing email events (sent, delivered, open, click, bounce, status change) created
+        in [start, end)."""
+        yield from self._offset_paged(EMAIL_EVENTS, "events", start, end)
+
+    def subscription_changes(self, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
+        """Subscription timeline entries (a recipient's changes at one time) in [start, end)."""
+        yield from self._offset_paged(SUBSCRIPTION_TIMELINE, "timeline", start, end)
+
+    def _offset_paged(
+        self, path: str, key: str, start: datetime, end: datetime
+    ) -> Iterator[dict[str, Any]]:
+        """The legacy email APIs page by sending back `offset` while `hasMore`."""
+        params: dict[str, Any] = {
+            "startTimestamp": to_millis(start),
+            "endTimestamp": to_millis(end) - 1,  # inclusive: the window stays half-open
+            "limit": EMAIL_PAGE,
+        }
+        while True:
+            page = self._json("GET", path, params=params)
+            yield from page.get(key) or []
+            if not page.get("hasMore") or not page.get("offset"):
+                return
+            params["offset"] = page["offset"]
 
     def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         params = dict(params)

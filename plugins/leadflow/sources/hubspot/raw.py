@@ -3,6 +3,8 @@ tables they go to, and what only HubSpot has: merges, v4 associations, the prope
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,14 +12,16 @@ from typing import Any
 import psycopg
 
 from leadflow.load import (
+    ACTIVITY_COLUMNS,
     MAX_BIGINT,
     BadRecord,
     Encoded,
+    activity_line,
     bigint,
     encode_all,
     event_line,
     first_of_each_id,
-    insert_events,
+    insert_new,
     object_line,
     payload,
     quarantine,
@@ -36,6 +40,12 @@ OBJECT_TABLES = {
     **{engagement: f"raw.hubspot_{engagement}" for engagement in ENGAGEMENT_TYPES},
 }
 EVENTS_TABLE = "raw.hubspot_events"
+# Marketing activity keyed by email, one table per stream.
+ACTIVITY_TABLES = {
+    "form_submissions": "raw.hubspot_form_submissions",
+    "email_events": "raw.hubspot_email_events",
+    "subscription_changes": "raw.hubspot_subscription_changes",
+}
 # Plausible event times: not before this, not more than the slack after the interval's end.
 EVENTS_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 EVENTS_FUTURE_SLACK = timedelta(hours=1)
@@ -105,7 +115,110 @@ def load_events(
 ) -> LoadStats:
     """Insert events into raw.hubspot_events (known ids skipped)."""
     batch = records if isinstance(records, Encoded) else encode_events(records)
-    return insert_events(conn, EVENTS_TABLE, "events", batch, load_id)
+    return insert_new(conn, EVENTS_TABLE, "events", batch, load_id)
+
+
+def normalized_email(value: Any) -> str | None:
+    """An address as contacts are matched on it: trimmed, lower case; None if it is none."""
+    email = value.strip().lower() if isinstance(value, str) else ""
+    return email if "@" in email else None
+
+
+def _from_millis(record: dict[str, Any], key: str) -> datetime:
+    value = record.get(key)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRecord(f"invalid epoch milliseconds in {key}: {value!r}")
+    try:
+        moment = datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise BadRecord(f"invalid epoch milliseconds in {key}: {value!r}") from exc
+    if moment < EVENTS_SINCE:
+        raise BadRecord(f"implausible {key} {value}: before {EVENTS_SINCE:%Y-%m-%d}")
+    return moment
+
+
+def _submission_line(record: Any) -> bytes:
+    """A form submission (the stream adds formId): it names its submitter only by the email
+    typed into the form, so one without a valid email can never be attributed."""
+    if not isinstance(record, dict) or not record.get("conversionId"):
+        raise BadRecord("submission without a conversionId")
+    values = record.get("values")
+    if not isinstance(values, list):
+        raise BadRecord("submission values is not a list")
+    typed = next(
+        (v.get("value") for v in values if isinstance(v, dict) and v.get("name") == "email"), None
+    )
+    email = normalized_email(typed)
+    if email is None:
+        raise BadRecord(f"submission without a valid email: {typed!r}")
+    occurred = _from_millis(record, "submittedAt")
+    return activity_line(
+        str(record["conversionId"]), str(record["formId"]), email, occurred, payload(record)
+    )
+
+
+def _email_event_line(record: Any) -> bytes:
+    """A marketing email event; UNBOUNCE names no type or recipient, so both may be empty."""
+    if not isinstance(record, dict) or not record.get("id"):
+        raise BadRecord("email event without an id")
+    occurred = _from_millis(record, "created")
+    kind, email = str(record.get("type") or ""), normalized_email(record.get("recipient"))
+    return activity_line(str(record["id"]), kind, email, occurred, payload(record))
+
+
+def subscription_changes(entry: Any) -> list[Any]:
+    """A timeline entry (one recipient, one time, several changes) as one record per change,
+    each with the recipient and a stable id; an entry that is no object stays one record."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
+        return [entry]
+    shared = {k: v for k, v in entry.items() if k != "changes"}
+    changes = []
+    for index, change in enumerate(entry["changes"]):
+        record = {**shared, **change} if isinstance(change, dict) else {**shared, "change": change}
+        record["timestamp"] = record.get("timestamp", entry.get("timestamp"))
+        key = f"{entry.get('recipient')}|{entry.get('timestamp')}|{index}|{_raw_json(change)}"
+        record["id"] = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+        changes.append(record)
+    return changes
+
+
+def _subscription_line(record: Any) -> bytes:
+    if not isinstance(record, dict) or not record.get("id"):
+        raise BadRecord("subscription timeline entry without changes")
+    recipient = record.get("recipient")
+    email = normalized_email(recipient)
+    if email is None:
+        raise BadRecord(f"subscription change without a valid recipient: {recipient!r}")
+    occurred = _from_millis(record, "timestamp")
+    return activity_line(
+        str(record["id"]), str(record.get("change") or ""), email, occurred, payload(record)
+    )
+
+
+def _raw_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+_ACTIVITY_LINES = {
+    "form_submissions": _submission_line,
+    "email_events": _email_event_line,
+    "subscription_changes": _subscription_line,
+}
+
+
+def encode_activity(stream: str, records: Sequence[Any]) -> Encoded:
+    """A marketing-activity stream's records as COPY lines, repeats of an id kept once."""
+    return first_of_each_id(encode_all(records, _ACTIVITY_LINES[stream]))
+
+
+def load_activity(
+    conn: psycopg.Connection, stream: str, records: Sequence[Any] | Encoded, load_id: str
+) -> LoadStats:
+    """Insert a marketing-activity stream's records (known ids skipped)."""
+    batch = records if isinstance(records, Encoded) else encode_activity(stream, records)
+    return insert_new(conn, ACTIVITY_TABLES[stream], stream, batch, load_id, ACTIVITY_COLUMNS)
 
 
 def retire_objects(
@@ -296,6 +409,9 @@ def _reverse_type(type_id: int) -> int:
 
 # The properties whose past values the lifecycle_history stream reads (propertiesWithHistory).
 HISTORY_PROPERTIES = ("lifecyclestage", "hs_lead_status")
+# HubSpot's stage-calculated "date entered" properties, one per lifecycle stage id: the stream
+# reads them too, stored as history rows of the stage they name (source type CALCULATED).
+STAGE_ENTERED_PREFIX = "hs_v2_date_entered_"
 
 
 def load_history(conn: psycopg.Connection, records: Sequence[Any], load_id: str) -> LoadStats:
@@ -318,6 +434,11 @@ def load_history(conn: psycopg.Connection, records: Sequence[Any], load_id: str)
                             value.get("sourceType"),
                         )
                     )
+            for name, value in (record.get("properties") or {}).items():
+                if name.startswith(STAGE_ENTERED_PREFIX) and value:
+                    entered = timestamp({name: value.replace("Z", "+00:00")}, name)
+                    stage = name.removeprefix(STAGE_ENTERED_PREFIX)
+                    rows.append((contact_id, name, stage, entered, "CALCULATED"))
         except (BadRecord, AttributeError, TypeError) as exc:
             record_id = record.get("id") if isinstance(record, dict) else None
             bad.append((record_id, f"unreadable property history: {exc}", payload(record).decode()))

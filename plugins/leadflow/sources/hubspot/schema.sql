@@ -86,3 +86,25 @@ create table if not exists raw.hubspot_contact_history (
     _loaded_at timestamptz not null default now(),
     primary key (contact_id, property, changed_at, value)
 );
+
+-- Marketing activity every tier can read, keyed by the email it names (none carries a contact
+-- id): form submissions (kind = form id), marketing email events (kind = type) and
+-- subscription changes (kind = change). Rows are immutable; the staging models join them to
+-- contacts by normalized email, so one from an address no contact has yet waits in raw.
+create table if not exists raw.hubspot_form_submissions (
+    id text primary key,
+    kind text not null,
+    email text,
+    occurred_at timestamptz not null,
+    record jsonb not null,
+    _load_id text not null,
+    _loaded_at timestamptz not null default now()
+);
+create table if not exists raw.hubspot_email_events (like raw.hubspot_form_submissions including all);
+create table if not exists raw.hubspot_subscription_changes (like raw.hubspot_form_submissions including all);
+create index if not exists hubspot_form_submissions_loaded_idx on raw.hubspot_form_submissions (_loaded_at);
+create index if not exists hubspot_form_submissions_email_idx on raw.hubspot_form_submissions (email);
+create index if not exists hubspot_email_events_loaded_idx on raw.hubspot_email_events (_loaded_at);
+create index if not exists hubspot_email_events_email_idx on raw.hubspot_email_events (email);
+create index if not exists hubspot_subscription_changes_loaded_idx on raw.hubspot_subscription_changes (_loaded_at);
+create index if not exists hubspot_subscription_changes_email_idx on raw.hubspot_subscription_changes (email);

@@ -15,8 +15,11 @@ What a CRM stream reads for its window:
   `hs_merged_object_ids` (raw.hubspot_contact_merges);
 - the associations of every changed object, replaced in both directions.
 The engagements stream (the sales activity) reads the five engagement types as CRM objects, one
-after another under one cursor. The events stream reads wider: late-recorded events and
-implausible dates (event_windows); a portal below Enterprise refuses it and it is skipped.
+after another under one cursor. The marketing streams read what every tier has: each form's
+submissions (newest first, stopping at the window's start: the API has no date filter), and the
+email events and subscription timeline of the window. The events stream reads wider:
+late-recorded events and implausible dates (event_windows); a portal below Enterprise refuses it
+and it is skipped.
 Properties come from the Properties API on every run, so a new CRM property lands in `raw` with
 no code change. Pages are fetched in a background thread while the previous batch is loaded,
 and every client on one token shares one request budget.
@@ -39,14 +42,17 @@ from leadflow.db import connect
 from leadflow.extract import batches, finish_stream, prefetched, start_stream
 from leadflow.load import Encoded, load_concurrently
 from leadflow.settings import PostgresSettings
-from leadflow.sources.hubspot import ENGAGEMENT_TYPES, STREAMS
-from leadflow.sources.hubspot.client import HubSpotClient, parse_ts
+from leadflow.sources.hubspot import ENGAGEMENT_TYPES, MARKETING_STREAMS, STREAMS
+from leadflow.sources.hubspot.client import HubSpotClient, parse_ts, to_millis
 from leadflow.sources.hubspot.raw import (
     EVENTS_FUTURE_SLACK,
     EVENTS_SINCE,
     HISTORY_PROPERTIES,
+    STAGE_ENTERED_PREFIX,
+    encode_activity,
     encode_events,
     encode_objects,
+    load_activity,
     load_events,
     load_history,
     load_objects,
@@ -55,6 +61,7 @@ from leadflow.sources.hubspot.raw import (
     replace_associations,
     replace_catalog,
     retire_objects,
+    subscription_changes,
 )
 from leadflow.sources.hubspot.settings import HubSpotSettings
 from leadflow.stats import ExtractStats, LoadStats
@@ -162,6 +169,9 @@ def extract_stream(
         elif stream == "lifecycle_history":
             records, stats.mode = _history_records(client, start, end, full)
             _load(pg, client, stream, records, interval_end, load_id, stats)
+        elif stream in MARKETING_STREAMS:
+            records, stats.mode = _marketing_records(client, stream, start, end)
+            _load(pg, client, stream, records, interval_end, load_id, stats)
         elif stream == "owners":
             # Owners are few and have no search endpoint: read them all every run.
             owners = chain(client.owners(), client.owners(archived=True))
@@ -238,19 +248,51 @@ def _unavailable(stats: ExtractStats, client: HubSpotClient, refusal: str) -> Ex
 def _history_records(
     client: HubSpotClient, start: datetime, end: datetime, full: bool
 ) -> tuple[Iterator[Any], str]:
-    """Contacts with their lifecycle and lead-status history: every contact on a first load
-    (listed with propertiesWithHistory), else those modified in the window, read back in
-    batches of 50 with it (search does not return history)."""
+    """Contacts with their lifecycle and lead-status history and the stage-entered dates
+    HubSpot calculates: every contact on a first load (listed with propertiesWithHistory),
+    else those modified in the window, read back in batches of 50 with it (search does not
+    return history)."""
+    entered = [
+        d["name"]
+        for d in client.properties("contacts")
+        if str(d.get("name", "")).startswith(STAGE_ENTERED_PREFIX)
+    ]
+    props = ["hs_object_id", *sorted(entered)]
     if full:
-        return client.list_objects("contacts", ["hs_object_id"], history=HISTORY_PROPERTIES), "list"
+        return client.list_objects("contacts", props, history=HISTORY_PROPERTIES), "list"
     changed = (
         int(r["id"]) for r in client.search_modified("contacts", ["hs_object_id"], start, end)
     )
     return (
         record
         for ids in batches(changed, HISTORY_BATCH)
-        for record in client.batch_read_history("contacts", ids, HISTORY_PROPERTIES)
+        for record in client.batch_read_history("contacts", ids, props, HISTORY_PROPERTIES)
     ), "search"
+
+
+def _marketing_records(
+    client: HubSpotClient, stream: str, start: datetime, end: datetime
+) -> tuple[Iterator[Any], str]:
+    """A marketing stream's records of [start, end); submissions carry their form's id and name
+    (the submissions API names neither)."""
+    if stream == "email_events":
+        return client.email_events(start, end), "window"
+    if stream == "subscription_changes":
+        entries = client.subscription_changes(start, end)
+        return chain.from_iterable(subscription_changes(e) for e in entries), "window"
+    end_ms = to_millis(end)
+
+    def submissions() -> Iterator[Any]:
+        for form in client.forms():
+            for submission in client.form_submissions(form["id"], start):
+                submitted = submission.get("submittedAt") if isinstance(submission, dict) else None
+                if isinstance(submitted, int) and submitted >= end_ms:
+                    continue  # a later interval's: re-runs read exactly their own
+                if isinstance(submission, dict):
+                    submission = {**submission, "formId": form["id"], "formName": form.get("name")}
+                yield submission
+
+    return submissions(), "newest-first"
 
 
 def _encoded(
@@ -266,6 +308,8 @@ def _encoded(
             yield batch, encode_events(batch, latest_event)
         elif stream == "lifecycle_history":
             yield batch, Encoded(len(batch), [], [])  # load_history reads the records
+        elif stream in MARKETING_STREAMS:
+            yield batch, encode_activity(stream, batch)
         else:
             yield batch, encode_objects([t.record for t in batch if not t.archived])
 
@@ -285,6 +329,8 @@ def _load_batch(
         return load_events(conn, encoded, load_id), 0, 0
     if stream == "lifecycle_history":
         return load_history(conn, batch, load_id), 0, 0
+    if stream in MARKETING_STREAMS:
+        return load_activity(conn, stream, encoded, load_id), 0, 0
     live = [t.record for t in batch if not t.archived]
     gone = [t.record for t in batch if t.archived]
     stats = load_objects(conn, stream, encoded, load_id)
