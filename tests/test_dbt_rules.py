@@ -315,7 +315,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
             )
         ]
         assert {
-            "int_events_classified",
+            "int_activities_classified",
             "int_contact_activities_summed",
             "int_contact_fit_signals_matched",
         } <= set(unlogged)

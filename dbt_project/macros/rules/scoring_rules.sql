@@ -1,6 +1,6 @@
-{#- Names of every seed that holds scoring rules; all of them feed the rules hash. -#}
+{#- Names of every seed that holds scoring or mapping rules; all of them feed the rules hash. -#}
 {% macro scoring_rule_seeds() -%}
-    {{ return(['activity_rules', 'bant_rules', 'deal_stage_rules', 'disqualification_reasons', 'fit_grades',
+    {{ return(['activity_rules', 'activity_types', 'bant_rules', 'deal_stage_rules', 'disqualification_reasons', 'fit_grades',
                'fit_rules', 'lead_status_rules', 'lifecycle_stage_mapping', 'scoring_settings']) }}
 {%- endmacro %}
 

@@ -8,7 +8,7 @@
     into the stored sums of their contacts (a sum decayed to time L is carried to a later L' by
     multiplying with 0.5 ^ ((L' - L) / half_life)). A contact whose last engagement moved to before
     one of its earlier events (a late-arriving event) is recomputed from all its events, and so is
-    the survivor of a merge recorded since the previous build (int_events_classified re-keyed the
+    the survivor of a merge recorded since the previous build (int_activities_classified re-keyed the
     old contact's events to it without a new load time). The pre-hooks empty the table when the
     rules changed or as_of moved backwards (a backfill), and an empty table recomputes every
     contact; they also drop the rows of contacts merged away since the previous build. That can
@@ -73,7 +73,7 @@ settings as (
     -- after its as_of (two branches, so each uses its index)
     new_events as (
 
-        select * from {{ ref('int_events_classified') }}
+        select * from {{ ref('int_activities_classified') }}
         where
             activity_key is not null
             and loaded_at > (select last_loaded_at from previous)
@@ -81,7 +81,7 @@ settings as (
 
         union all
 
-        select * from {{ ref('int_events_classified') }}
+        select * from {{ ref('int_activities_classified') }}
         where
             activity_key is not null
             and occurred_at > (select built_as_of from previous)
@@ -228,12 +228,12 @@ settings as (
     -- found through the contact index (as a semi join without nested loops: a scan of every event)
     recomputed_events as (
 
-        select * from {{ ref('int_events_classified') }}
+        select * from {{ ref('int_activities_classified') }}
         where activity_key is not null and (select built_as_of from previous) is null
 
         union all
 
-        select * from {{ ref('int_events_classified') }}
+        select * from {{ ref('int_activities_classified') }}
         where
             activity_key is not null
             and contact_id = any(array(select recomputed_contacts.contact_id from recomputed_contacts))
@@ -262,13 +262,13 @@ settings as (
 {% else %}
     engagement as (
 
-        {{ last_engagements(ref('int_events_classified')) }}
+        {{ last_engagements(ref('int_activities_classified')) }}
 
     ),
 
     summed as (
 
-        {{ activity_sums(ref('int_events_classified'), 'engagement') }}
+        {{ activity_sums(ref('int_activities_classified'), 'engagement') }}
 
     ),
 {% endif %}

@@ -18,6 +18,7 @@
             {% endif %}",
             "create unique index if not exists {{ this.name }}_key_idx on {{ this }} (contact_id)",
             "create index if not exists {{ this.name }}_loaded_idx on {{ this }} (loaded_at)",
+            "create index if not exists {{ this.name }}_email_idx on {{ this }} (email)",
         ]
     )
 }}
