@@ -304,6 +304,9 @@ def _summary(
         lines.append(f"  {skipped.stream} skipped: {skipped.unavailable}")
     for loose in (e for e in stats.extract if e.unlinked):
         lines.append(f"  {loose.stream}: {loose.unlinked} tied to no contact (kept, not scored)")
+    if stats.unattributed:
+        named = ", ".join(f"{kind} {n}" for kind, n in stats.unattributed.items())
+        lines.append(f"  naming no known contact (kept, scored once one appears): {named}")
     push = stats.push
     if isinstance(push, DryRunStats):
         lines.append(

@@ -149,6 +149,17 @@ def stage_counts(pg_settings: Any = None) -> dict[str, int]:
     return {stage: int(n) for stage, n in rows}
 
 
+def unattributed_counts(pg_settings: Any = None) -> dict[str, int]:
+    """Activities that name an email no contact has (yet), per source type: kept and counted,
+    attributed by the first build after such a contact is loaded."""
+    with connect(pg_settings or postgres_settings()) as conn:
+        rows = conn.execute(
+            "select source_type, count(*) from intermediate.int_activities"
+            " where contact_id is null group by 1 order by 1"
+        ).fetchall()
+    return {source_type: int(n) for source_type, n in rows}
+
+
 @fail_fast
 def finish(
     ctx: RunContext,
@@ -165,6 +176,7 @@ def finish(
         if pushed.get("dry_run")
         else PushStats.from_dict(pushed),
         stages=stage_counts(pg),
+        unattributed=unattributed_counts(pg),
     )
     stats.alerts = operational_alerts(ctx, pg)
     runs.finish_run(pg, ctx.run_id, "success", stats)

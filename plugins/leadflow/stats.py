@@ -157,6 +157,7 @@ class RunStats:
     dbt: BuildStats | None = None
     push: PushStats | DryRunStats | None = None
     stages: dict[str, int] = field(default_factory=dict)
+    unattributed: dict[str, int] = field(default_factory=dict)  # by source type
     alerts: list[str] = field(default_factory=list)
     failed_tasks: list[str] = field(default_factory=list)
 
@@ -172,6 +173,8 @@ class RunStats:
             data["push"] = self.push.as_dict()
         if self.stages:
             data["stages"] = self.stages
+        if self.unattributed:
+            data["unattributed"] = self.unattributed
         if self.alerts:
             data["alerts"] = self.alerts
         if self.failed_tasks:
@@ -191,6 +194,7 @@ class RunStats:
             if push.get("dry_run")
             else PushStats.from_dict(push),
             stages={str(k): int(v) for k, v in (data.get("stages") or {}).items()},
+            unattributed={str(k): int(v) for k, v in (data.get("unattributed") or {}).items()},
             alerts=list(data.get("alerts") or []),
             failed_tasks=list(data.get("failed_tasks") or []),
         )
