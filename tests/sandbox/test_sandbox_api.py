@@ -1102,7 +1102,6 @@ def test_generated_events_are_realistic(generated: Sandbox) -> None:
         "e_submitted_form",
         "e_opened_email",
         "e_clicked_email",
-        "e_replied_to_sequence_email",
         "e_unsubscribed",
         "e_hard_bounced",
     }
