@@ -36,7 +36,8 @@ _LIMIT_MESSAGES = {
     "SECONDLY": "You have reached your secondly limit.",
 }
 # The subscription tiers a portal can have, and the API paths only an Enterprise hub may call
-# (HubSpot's spec marks events v3 and custom events Enterprise-only on every hub).
+# (HubSpot's spec marks events v3 and custom events Enterprise-only on every hub). Forms,
+# submissions and the email analytics API answer on every tier.
 TIERS = ("starter", "professional", "enterprise")
 ENTERPRISE_ONLY = ("/events/v3/",)
 # HubSpot documents the tier requirement but not the body of its refusal; the sandbox answers
