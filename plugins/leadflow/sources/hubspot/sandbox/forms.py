@@ -175,8 +175,9 @@ def _submission_parts(body: Any) -> tuple[list[dict[str, Any]], int | None, dict
 def _check_fields(form: Form, fields: list[dict[str, Any]]) -> dict[str, str]:
     """Every problem at once, like HubSpot: unknown fields, a bad email, missing required ones.
 
-    The errorType names are those HubSpot's submit reference lists; the message wording is the
-    sandbox's own (HubSpot's exact text is not documented).
+    Not verified against HubSpot's reference: the errorType names (INVALID_EMAIL,
+    REQUIRED_FIELD, FIELD_NOT_IN_FORM_DEFINITION, as public integrations handle them) and the
+    message wording, which is the sandbox's own.
     """
     known = {f.name: f for f in form.fields}
     values: dict[str, str] = {}
