@@ -71,6 +71,14 @@ def test_usage_errors_exit_2() -> None:
     assert_clean_error(backwards, 2, "must be after --start")
 
 
+def test_sandbox_names_its_vendor_and_defaults_to_hubspot() -> None:
+    parse = cli.build_parser().parse_args
+    named = parse(["sandbox", "hubspot", "--tier", "starter", "--port", "0"])
+    plain = parse(["sandbox", "--tier", "professional"])
+    assert (named.source, named.tier, named.port) == ("hubspot", "starter", 0)
+    assert (plain.source, plain.tier) == ("hubspot", "professional")
+
+
 def test_hourly_intervals_cover_start_to_end_in_order() -> None:
     start = datetime(2026, 11, 23, 22, tzinfo=UTC)
     intervals = cli.hourly_intervals(start, start + 3 * HOUR)
@@ -138,6 +146,8 @@ PG = _conn("postgres", host="/nonexistent")  # never reached: settings are check
         ),
         (["report", "--runs", "-3"], {}, ["--runs", "at least 1"]),
         (["sandbox", "--port", "99999"], {}, ["--port", "65535"]),
+        (["sandbox", "hubspot", "--port", "99999"], {}, ["--port", "65535"]),
+        (["sandbox", "salesforce"], {}, ["invalid choice", "hubspot"]),
         (["demo", "--contacts", "-5"], {}, ["--contacts", "at least 1"]),
         (["plan", "--limit", "-1"], {}, ["--limit", "at least 0"]),
     ],

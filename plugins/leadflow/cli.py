@@ -656,10 +656,17 @@ def build_parser() -> argparse.ArgumentParser:
         "sandbox",
         cmd_sandbox,
         "serve a source's sandbox (the first configured source's by default)",
-        "example: leadflow sandbox --port 8765 --contacts 5000 --tier professional",
+        "examples: leadflow sandbox hubspot --port 8765 --contacts 5000 --tier professional\n"
+        "          leadflow sandbox --tier starter   (the first source: HubSpot)",
     )
     names = [s.name for s in configured()]
-    sandbox.add_argument("source", nargs="?", choices=names, default=names[0])
+    sandbox.add_argument(
+        "source",
+        nargs="?",
+        choices=names,
+        default=names[0],
+        help=f"the vendor whose sandbox to serve (default: {names[0]})",
+    )
     first.add_arguments(sandbox)
 
     dbt = _command(

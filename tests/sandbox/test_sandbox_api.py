@@ -1102,7 +1102,6 @@ def test_generated_events_are_realistic(generated: Sandbox) -> None:
         "e_submitted_form",
         "e_opened_email",
         "e_clicked_email",
-        "e_replied_to_sequence_email",
         "e_unsubscribed",
         "e_hard_bounced",
     }
@@ -1176,3 +1175,59 @@ def test_module_entry_point_serves() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_generated_sequence_replies_are_engagements_every_tier_reads(generated: Sandbox) -> None:
+    """The reply milestone: the owner's sequence email, then the contact's INCOMING_EMAIL
+    answer, both associated with the contact (no Enterprise-only event)."""
+    emails = generated.portal._objects["emails"].values()
+    subject = "Quick question about your lead routing"
+    sent = [e for e in emails if e.properties.get("hs_email_subject") == subject]
+    replies = [e for e in emails if e.properties.get("hs_email_subject") == f"Re: {subject}"]
+    assert len(sent) == len(replies) > 20
+    assert all(e.properties["hs_email_direction"] == "EMAIL" for e in sent)
+    assert all(e.properties["hubspot_owner_id"] for e in sent)
+    assert all(e.properties["hs_email_direction"] == "INCOMING_EMAIL" for e in replies)
+    first = _ok(generated.http.get(f"/crm/v4/objects/emails/{replies[0].id}/associations/contacts"))
+    assert [link["associationTypes"][0]["typeId"] for link in first["results"]] == [198]
+
+
+def test_email_event_offsets_survive_new_events(make_sandbox: Callable[..., Sandbox]) -> None:
+    sandbox = make_sandbox()
+    base = to_ms(sandbox.now) - 10_000
+    for n in range(5):
+        body = {"recipient": f"r{n}@x.io", "type": "DELIVERED", "emailCampaignId": 7}
+        _ok(sandbox.http.post("/_sandbox/email-events", json={**body, "created": base + n}), 201)
+    first = _ok(sandbox.http.get("/email/public/v1/events", params={"limit": 2}))
+    assert first["hasMore"] and [e["recipient"] for e in first["events"]] == ["r4@x.io", "r3@x.io"]
+    newer = {"recipient": "late@x.io", "type": "SENT", "emailCampaignId": 7}
+    _ok(sandbox.http.post("/_sandbox/email-events", json=newer), 201)
+    rest = _ok(
+        sandbox.http.get("/email/public/v1/events", params={"limit": 10, "offset": first["offset"]})
+    )
+    assert [e["recipient"] for e in rest["events"]] == ["r2@x.io", "r1@x.io", "r0@x.io"]
+    assert rest["hasMore"] is False
+    bad = sandbox.http.get("/email/public/v1/events", params={"offset": "garbage"})
+    assert bad.status_code == 400 and bad.json()["category"] == "VALIDATION_ERROR"
+    wrong = sandbox.http.post("/_sandbox/email-events", json={"recipient": "a@b.c", "type": "X"})
+    assert wrong.status_code == 400
+
+
+def test_submissions_keep_what_was_typed_even_after_the_contact_changes(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = make_sandbox()
+    sandbox.portal.define_form("f-1", "Trial", "https://www.example.com/trial")
+    path = "/submissions/v3/integration/submit/1/f-1"
+    fields = [
+        {"name": "email", "value": " Ada@Lovelace.dev "},
+        {"name": "firstname", "value": "Ada"},
+    ]
+    assert httpx.post(sandbox.server.url + path, json={"fields": fields}).status_code == 200
+    contact = _ok(sandbox.http.get("/crm/v3/objects/contacts/ada@lovelace.dev?idProperty=email"))
+    patch = {"properties": {"email": "ada@new.dev"}}
+    _ok(sandbox.http.patch(f"/crm/v3/objects/contacts/{contact['id']}", json=patch))
+    (submission,) = _ok(sandbox.http.get("/form-integrations/v1/submissions/forms/f-1"))["results"]
+    assert submission["values"] == fields
+    assert submission["pageUrl"] == "https://www.example.com/trial"
+    assert submission["submittedAt"] == to_ms(sandbox.now)

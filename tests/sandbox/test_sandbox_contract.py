@@ -7,9 +7,10 @@ the supported way: the discovery layer copies every config key onto each new Con
 
 from __future__ import annotations
 
+import collections
 import json
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -29,6 +30,7 @@ from hubspot.crm.contacts import (
     SimplePublicObjectBatchInput,
     SimplePublicObjectBatchInputUpsert,
     SimplePublicObjectId,
+    SimplePublicObjectInput,
 )
 from hubspot.crm.objects.calls import ApiException as CallsApiException
 from hubspot.crm.objects.calls import (
@@ -45,7 +47,8 @@ from hubspot.events.send import BehavioralEventHttpCompletionRequest
 from urllib3.util.retry import Retry
 
 from leadflow.sources.hubspot.sandbox import Portal
-from leadflow.sources.hubspot.sandbox.values import to_ms
+from leadflow.sources.hubspot.sandbox.properties import LIFECYCLE_STAGES
+from leadflow.sources.hubspot.sandbox.values import iso, parse_ms, to_ms
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -400,3 +403,323 @@ def test_sdk_errors_and_retries(make_sandbox: Callable[..., Sandbox], now: datet
     assert all(len(page.results) == 5 for page in pages)
     statuses = [status for _, _, status in sandbox.portal.request_log]
     assert statuses.count(429) >= 1 and statuses[-1] == 200
+
+
+# -- forms, email analytics and stage dates (every tier) ----------------------------------------
+
+
+def call(sandbox: Sandbox, method: str, path: str, *, auth: bool = True, **options: object) -> Any:
+    """The SDK's generic `api_request` (a `requests.Response`) against the sandbox."""
+    client = sdk(sandbox) if auth else Client.create(host=sandbox.server.url)
+    return client.api_request(
+        {"method": method, "path": path, "base_url": sandbox.server.url, **options}
+    )
+
+
+def _submissions(sandbox: Sandbox, form_id: str, limit: int) -> list[dict[str, Any]]:
+    found, qs = [], {"limit": limit}
+    while True:
+        response = call(sandbox, "GET", f"/form-integrations/v1/submissions/forms/{form_id}", qs=qs)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        found += body["results"]
+        if "paging" not in body:
+            return found
+        assert body["paging"]["next"]["link"].startswith(sandbox.server.url)
+        qs = {"limit": limit, "after": body["paging"]["next"]["after"]}
+
+
+def test_forms_and_their_submissions_newest_first(seeded: Sandbox) -> None:
+    forms = sdk(seeded).marketing.forms.forms_api.get_page(limit=5)
+    rest = sdk(seeded).marketing.forms.forms_api.get_page(after=forms.paging.next.after)
+    listed = forms.results + rest.results
+    assert rest.paging is None and len(listed) == 7
+    demo = next(f for f in listed if f.name == "Demo request")
+    assert demo.form_type == "hubspot" and demo.archived is False
+    fields = [field.name for group in demo.field_groups for field in group.fields]
+    assert fields[:3] == ["email", "firstname", "lastname"]
+    assert demo.field_groups[0].fields[0].required is True
+    # The e_submitted_form events carry these forms' ids: one store, two views.
+    events = [e for e in seeded.portal._events if e.event_type == "e_submitted_form"]
+    by_form = collections.Counter(e.properties["hs_form_id"] for e in events)
+    assert set(by_form) <= {f.id for f in listed}
+    busiest = max(by_form, key=by_form.__getitem__)
+    submissions = _submissions(seeded, busiest, limit=3)
+    assert len(submissions) == by_form[busiest] > 3
+    assert len({s["conversionId"] for s in submissions}) == len(submissions)
+    times = [s["submittedAt"] for s in submissions]
+    assert times == sorted(times, reverse=True) and all(isinstance(t, int) for t in times)
+    emails = {c.properties["email"] for c in seeded.portal._objects["contacts"].values()}
+    for submission in submissions:
+        values = {v["name"]: v["value"] for v in submission["values"]}
+        assert values["email"] in emails and submission["pageUrl"].startswith("https://")
+    assert len(_submissions(seeded, busiest, limit=50)) == len(submissions)
+    too_many = call(
+        seeded, "GET", f"/form-integrations/v1/submissions/forms/{busiest}", qs={"limit": 51}
+    )
+    assert too_many.status_code == 400 and too_many.json()["category"] == "VALIDATION_ERROR"
+    unknown = call(seeded, "GET", "/form-integrations/v1/submissions/forms/nope")
+    assert unknown.status_code == 404 and unknown.json()["status"] == "error"
+
+
+def _submit(sandbox: Sandbox, form_id: str, body: dict[str, Any], portal_id: int = 1) -> Any:
+    """The public endpoint needs no token: the SDK client here has none."""
+    path = f"/submissions/v3/integration/submit/{portal_id}/{form_id}"
+    return call(sandbox, "POST", path, auth=False, body=body)
+
+
+@pytest.mark.parametrize("tier", ["professional", "enterprise"])
+def test_public_form_submission_creates_the_contact_and_is_listed(
+    make_sandbox: Callable[..., Sandbox], now: datetime, tier: str
+) -> None:
+    sandbox = make_sandbox(Portal.generate(seed=3, contacts=50, now=now), tier=tier)
+    form = next(f for f in sdk(sandbox).marketing.forms.forms_api.get_page().results)
+    submitted = to_ms(now - timedelta(minutes=5))
+    typed = "New.Person@Example.org"
+    answer = _submit(
+        sandbox,
+        form.id,
+        {
+            "submittedAt": str(submitted),
+            "fields": [
+                {"objectTypeId": "0-1", "name": "email", "value": typed},
+                {"objectTypeId": "0-1", "name": "firstname", "value": "Nia"},
+                {"objectTypeId": "0-1", "name": "lastname", "value": "Okoro"},
+            ],
+            "context": {"pageUri": "https://www.example.com/demo?x=1", "pageName": "Demo"},
+        },
+    )
+    assert answer.status_code == 200 and answer.json() == {
+        "inlineMessage": "Thanks for submitting the form."
+    }
+    newest = _submissions(sandbox, form.id, limit=1)[0]
+    assert newest["submittedAt"] == submitted
+    assert newest["pageUrl"] == "https://www.example.com/demo?x=1"
+    assert {v["name"]: v["value"] for v in newest["values"]} == {
+        "email": typed,
+        "firstname": "Nia",
+        "lastname": "Okoro",
+    }
+    client = sdk(sandbox)
+    contact = client.crm.contacts.basic_api.get_by_id(
+        "new.person@example.org", id_property="email", properties=["firstname", "lastname"]
+    )
+    assert (contact.properties["firstname"], contact.properties["lastname"]) == ("Nia", "Okoro")
+    if tier == "enterprise":
+        events = client.events.events_api.get_page(
+            object_type="contact", object_id=int(contact.id), event_type="e_submitted_form"
+        )
+        assert [e.properties for e in events.results] == [
+            {
+                "hs_form_id": form.id,
+                "hs_form_title": form.name,
+                "hs_url": "https://www.example.com/demo?x=1",
+                "hs_page_title": "Demo",
+            }
+        ]
+        assert to_ms(events.results[0].occurred_at) == submitted
+    else:
+        with pytest.raises(EventsApiException) as refused:
+            client.events.events_api.get_page(object_type="contact", limit=1)
+        assert refused.value.status == 403
+
+
+def test_public_form_submission_errors(seeded: Sandbox) -> None:
+    form = sdk(seeded).marketing.forms.forms_api.get_page().results[0]
+    bad = _submit(
+        seeded,
+        form.id,
+        {"fields": [{"name": "email", "value": "not-an-email"}, {"name": "shoe", "value": "9"}]},
+    )
+    assert bad.status_code == 400
+    body = bad.json()
+    assert body["status"] == "error" and body["message"] == "The request is not valid"
+    assert sorted(e["errorType"] for e in body["errors"]) == [
+        "FIELD_NOT_IN_FORM_DEFINITION",
+        "INVALID_EMAIL",
+    ]
+    missing = _submit(seeded, form.id, {"fields": [{"name": "firstname", "value": "A"}]})
+    assert [e["errorType"] for e in missing.json()["errors"]] == ["REQUIRED_FIELD"]
+    fields = {"fields": [{"name": "email", "value": "a@b.co"}]}
+    assert _submit(seeded, form.id, fields, portal_id=2).status_code == 404
+    assert _submit(seeded, "no-such-form", fields).status_code == 404
+
+
+def _email_pages(sandbox: Sandbox, path: str, key: str, **qs: object) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    query: dict[str, object] = {"limit": 100, **qs}
+    while True:
+        response = call(sandbox, "GET", path, qs=query)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        found += body[key]
+        if not body["hasMore"]:
+            return found
+        query["offset"] = body["offset"]
+
+
+def test_email_events_page_by_offset_newest_first(seeded: Sandbox) -> None:
+    events = _email_pages(seeded, "/email/public/v1/events", "events")
+    assert len(events) == len(seeded.portal._email_events) > 100
+    assert len({e["id"] for e in events}) == len(events)
+    created = [e["created"] for e in events]
+    assert created == sorted(created, reverse=True)
+    assert {e["type"] for e in events} == {"OPEN", "CLICK", "BOUNCE", "STATUSCHANGE"}
+    first = events[0]
+    assert {"id", "created", "type", "recipient", "portalId", "appId", "appName"} <= set(first)
+    assert isinstance(first["emailCampaignId"], int) and set(first["sentBy"]) == {"id", "created"}
+    clicks = _email_pages(seeded, "/email/public/v1/events", "events", eventType="CLICK")
+    assert clicks and all(e["type"] == "CLICK" and e["url"] for e in clicks)
+    bounces = [e for e in events if e["type"] == "BOUNCE"]
+    assert all(e["category"] == "HARD_BOUNCE" for e in bounces)
+    # Both bounds are inclusive, as HubSpot documents.
+    middle = events[len(events) // 2]["created"]
+    window = _email_pages(
+        seeded, "/email/public/v1/events", "events", startTimestamp=middle, endTimestamp=middle
+    )
+    assert window and all(e["created"] == middle for e in window)
+    over = call(seeded, "GET", "/email/public/v1/events", qs={"limit": 1001})
+    assert over.status_code == 400
+
+
+def test_subscription_timeline_from_unsubscribes_and_hard_bounces(seeded: Sandbox) -> None:
+    timeline = _email_pages(seeded, "/email/public/v1/subscriptions/timeline", "timeline", limit=3)
+    events = _email_pages(seeded, "/email/public/v1/events", "events")
+    causes = {e["id"]: e for e in events if e["type"] in ("STATUSCHANGE", "BOUNCE")}
+    assert len(timeline) == len(causes) > 3
+    stamps = [item["timestamp"] for item in timeline]
+    assert stamps == sorted(stamps, reverse=True)
+    for item in timeline:
+        (change,) = item["changes"]
+        cause = causes[change["causedByEvent"]["id"]]
+        assert item["recipient"] == cause["recipient"] and item["portalId"] == 1
+        expected = (
+            ("UNSUBSCRIBED", "SUBSCRIPTION_STATUS")
+            if cause["type"] == "STATUSCHANGE"
+            else ("BOUNCED", "PORTAL_BOUNCE")
+        )
+        assert (change["change"], change["changeType"]) == expected
+        assert change["causedByEvent"]["created"] == cause["created"] == change["timestamp"]
+
+
+def test_sandbox_writers_feed_email_events_and_page_views(seeded: Sandbox) -> None:
+    client = sdk(seeded)
+    contact = client.crm.contacts.basic_api.get_by_id("1", properties=["email"])
+    email = contact.properties["email"]
+    opened = call(
+        seeded,
+        "POST",
+        "/_sandbox/email-events",
+        body={"recipient": email, "type": "OPEN", "emailCampaignId": 310_000},
+    )
+    assert opened.status_code == 201 and opened.json()["type"] == "OPEN"
+    stranger = call(
+        seeded,
+        "POST",
+        "/_sandbox/email-events",
+        body={
+            "recipient": "nobody@elsewhere.net",
+            "type": "BOUNCE",
+            "category": "SOFT_BOUNCE",
+            "emailCampaignId": 310_017,
+        },
+    )
+    assert stranger.status_code == 201 and stranger.json()["category"] == "SOFT_BOUNCE"
+    mine = _email_pages(seeded, "/email/public/v1/events", "events", recipient=email)
+    assert opened.json() in mine
+    theirs = _email_pages(
+        seeded, "/email/public/v1/events", "events", recipient="nobody@elsewhere.net"
+    )
+    assert theirs == [stranger.json()]
+    seen = client.events.events_api.get_page(
+        object_type="contact", object_id=1, event_type="e_opened_email", limit=100
+    )
+    assert opened.json()["id"] in [e.id for e in seen.results]
+    # Not a contact: an email event only, never in events v3.
+    since = datetime.fromtimestamp(stranger.json()["created"] / 1000, UTC)
+    recent = client.events.events_api.get_page(occurred_after=since, limit=100)
+    assert stranger.json()["id"] not in [e.id for e in recent.results]
+    assert opened.json()["id"] in [e.id for e in recent.results]
+    viewed = call(
+        seeded,
+        "POST",
+        "/_sandbox/page-views",
+        body={
+            "email": "visitor@new.io",
+            "url": "https://www.example.com/pricing",
+            "title": "Pricing",
+        },
+    )
+    assert viewed.status_code == 201
+    visitor = client.crm.contacts.basic_api.get_by_id("visitor@new.io", id_property="email")
+    views = client.events.events_api.get_page(
+        object_type="contact", object_id=int(visitor.id), event_type="e_visited_page"
+    )
+    assert [e.properties for e in views.results] == [
+        {"hs_url": "https://www.example.com/pricing", "hs_page_title": "Pricing"}
+    ]
+    denied = call(seeded, "POST", "/_sandbox/page-views", auth=False, body={"url": "x"})
+    assert denied.status_code == 401
+
+
+def _expected_stage_dates(history: list[Any]) -> dict[str, str]:
+    """What HubSpot calculates, from the SDK's history (newest first)."""
+    dates: dict[str, str] = {}
+    previous = ""
+    for entry in reversed(history):
+        stamp = iso(to_ms(entry.timestamp))
+        if entry.value == previous:
+            continue
+        if previous:
+            dates[f"hs_v2_date_exited_{previous}"] = stamp
+        if entry.value:
+            dates[f"hs_v2_date_entered_{entry.value}"] = stamp
+            dates.pop(f"hs_v2_date_exited_{entry.value}", None)
+        previous = entry.value
+    return dates
+
+
+def test_stage_dates_are_calculated_read_only_properties(seeded: Sandbox) -> None:
+    client = sdk(seeded)
+    names = [
+        f"{p}{s}" for s in LIFECYCLE_STAGES for p in ("hs_v2_date_entered_", "hs_v2_date_exited_")
+    ]
+    defined = {p.name: p for p in client.crm.properties.core_api.get_all("contacts").results}
+    for name in names:
+        assert defined[name].calculated is True and defined[name].type == "datetime"
+        assert defined[name].modification_metadata.read_only_value is True
+    page = client.crm.contacts.basic_api.get_page(
+        limit=50, properties=names, properties_with_history=["lifecyclestage"]
+    )
+    moved = 0
+    for contact in page.results:
+        expected = _expected_stage_dates(contact.properties_with_history["lifecyclestage"])
+        got = {n: v for n, v in contact.properties.items() if n in names and v is not None}
+        assert {n: iso(parse_ms(v)) for n, v in got.items()} == expected
+        moved += len(expected) > 1
+    assert moved  # some contacts went through several stages
+    one = page.results[0]
+    read = client.crm.contacts.basic_api.get_by_id(one.id, properties=names)
+    batch = client.crm.contacts.batch_api.read(
+        BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=one.id)], properties=names, properties_with_history=[]
+        )
+    )
+    found = client.crm.contacts.search_api.do_search(
+        PublicObjectSearchRequest(
+            filter_groups=[
+                FilterGroup(
+                    filters=[Filter(property_name="hs_object_id", operator="EQ", value=one.id)]
+                )
+            ],
+            properties=names,
+        )
+    )
+    assert read.properties == batch.results[0].properties == found.results[0].properties
+    assert {n: read.properties[n] for n in names} == {n: one.properties[n] for n in names}
+    with pytest.raises(ApiException) as refused:
+        client.crm.contacts.basic_api.update(
+            one.id, SimplePublicObjectInput(properties={"hs_v2_date_entered_lead": "2026-01-01"})
+        )
+    assert refused.value.status == 400
+    assert json.loads(refused.value.body)["errors"][0]["code"] == "READ_ONLY_VALUE"

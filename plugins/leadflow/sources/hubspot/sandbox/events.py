@@ -154,6 +154,22 @@ class EventsApi(PortalState):
         self._new_event("contacts", contact.id, body["eventName"], occurred, properties)
         return 204, None
 
+    @_locked
+    def record_page_view(self, body: Any) -> Reply:
+        """Sandbox-only: a page view (e_visited_page) for a contact by contactId or email, a
+        new email creating the contact as a send does. HubSpot records views from its
+        tracking code, which the sandbox has no equivalent for."""
+        if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+            raise _invalid("`url` is required")
+        try:
+            occurred = parse_ms(body["occurredAt"]) if body.get("occurredAt") else self._now_ms()
+        except ValueError:
+            raise _invalid(f"Invalid occurredAt: {body['occurredAt']!r}") from None
+        contact = self._event_contact({"objectId": body.get("contactId"), **body})
+        props = {"hs_url": body["url"], "hs_page_title": body.get("title")}
+        event = self._new_event("contacts", contact.id, "e_visited_page", occurred, props)
+        return 201, self._event_json(event)
+
     def _event_contact(self, body: dict[str, Any]) -> CrmObject:
         if body.get("objectId") not in (None, ""):
             contact = self._lookup("contacts", str(body["objectId"]), None)

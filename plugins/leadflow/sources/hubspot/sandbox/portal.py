@@ -9,9 +9,9 @@ server threads and test helpers can share one portal safely.
 This module composes :class:`Portal` and holds its trusted test helpers. The state and the
 internal operations every endpoint shares are in ``state.py``, the endpoints by resource in
 ``objects.py``, ``search.py``, ``properties_api.py``, ``schemas.py``, ``owners.py``,
-``associations.py`` and ``events.py``, the shared vocabulary in ``values.py``,
-``properties.py`` and ``records.py``, and the generator behind :meth:`Portal.generate` in
-``synthetic.py``.
+``associations.py``, ``events.py``, ``forms.py`` and ``email_events.py``, the shared
+vocabulary in ``values.py``, ``properties.py`` and ``records.py``, and the generator behind
+:meth:`Portal.generate` in ``synthetic.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadflow.sources.hubspot.sandbox.associations import AssociationsApi
+from leadflow.sources.hubspot.sandbox.email_events import EmailEventsApi
 from leadflow.sources.hubspot.sandbox.events import EventsApi
+from leadflow.sources.hubspot.sandbox.forms import FormsApi
 from leadflow.sources.hubspot.sandbox.objects import ObjectsApi
 from leadflow.sources.hubspot.sandbox.owners import OwnersApi
 from leadflow.sources.hubspot.sandbox.properties_api import PropertiesApi
@@ -33,7 +35,15 @@ from leadflow.sources.hubspot.sandbox.values import _not_found, normalize_type, 
 
 
 class Portal(
-    ObjectsApi, SearchApi, PropertiesApi, SchemasApi, OwnersApi, AssociationsApi, EventsApi
+    ObjectsApi,
+    SearchApi,
+    PropertiesApi,
+    SchemasApi,
+    OwnersApi,
+    AssociationsApi,
+    EventsApi,
+    FormsApi,
+    EmailEventsApi,
 ):
     """One HubSpot account's CRM state plus HubSpot's API semantics over it.
 

@@ -66,6 +66,8 @@ LIFECYCLE_STAGES = (
     "other",
 )
 _STAGE_RANK = {stage: rank for rank, stage in enumerate(LIFECYCLE_STAGES)}
+# HubSpot's stage-calculated contact properties, one pair per lifecycle stage id.
+STAGE_DATE_PREFIXES = ("hs_v2_date_entered_", "hs_v2_date_exited_")
 
 _DEFINED_AT_MS = to_ms(datetime(2019, 8, 6, 2, 41, 52, tzinfo=UTC))
 _PROPERTY_TYPES = ("string", "number", "date", "datetime", "enumeration", "bool")
@@ -87,6 +89,7 @@ class PropertyDef:
     hubspot_defined: bool = True
     has_unique_value: bool = False
     referenced_object_type: str | None = None
+    calculated: bool = False
     display_order: int = -1
     created_ms: int = _DEFINED_AT_MS
 
@@ -103,7 +106,7 @@ class PropertyDef:
                 for order, (value, label) in enumerate(self.options)
             ],
             "displayOrder": self.display_order,
-            "calculated": False,
+            "calculated": self.calculated,
             "externalOptions": self.referenced_object_type is not None,
             "hasUniqueValue": self.has_unique_value,
             "hidden": False,
@@ -272,6 +275,7 @@ def _contact_properties() -> list[PropertyDef]:
         ),
         PropertyDef("associatedcompanyid", "Primary Associated Company ID", "number", "number"),
         *_system_properties(group, contact=True),
+        *_stage_date_properties(stage_labels),
         PropertyDef(
             "hs_merged_object_ids",
             "Merged Contact IDs",
@@ -282,6 +286,25 @@ def _contact_properties() -> list[PropertyDef]:
             read_only=True,
         ),
         *bant,
+    ]
+
+
+def _stage_date_properties(labels: Iterable[str]) -> list[PropertyDef]:
+    """Date entered / exited per lifecycle stage: read-only, calculated from the stage's
+    history (labels as HubSpot words them, "Date entered "Lead (Lifecycle Stage Pipeline)"")."""
+    return [
+        PropertyDef(
+            f"{prefix}{stage}",
+            f'Date {verb} "{label} (Lifecycle Stage Pipeline)"',
+            "datetime",
+            "date",
+            "contactinformation",
+            f"When the contact last {verb} the {label} stage",
+            read_only=True,
+            calculated=True,
+        )
+        for stage, label in zip(LIFECYCLE_STAGES, labels, strict=True)
+        for prefix, verb in zip(STAGE_DATE_PREFIXES, ("entered", "exited"), strict=True)
     ]
 
 

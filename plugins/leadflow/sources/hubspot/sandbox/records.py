@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from leadflow.sources.hubspot.sandbox.properties import STAGE_DATE_PREFIXES
 from leadflow.sources.hubspot.sandbox.values import _SINGULAR, iso
 
 
@@ -55,12 +56,41 @@ class CrmObject:
             ]
         return body
 
+    def stage_dates(self) -> dict[str, str]:
+        """HubSpot's calculated hs_v2_date_entered_/exited_<stage>, from the lifecycle history:
+        entered is when the contact last entered the stage, exited when it then left it (none
+        while it is still there). Stages skipped on the way get no dates."""
+        past = (self.history or {}).get("lifecyclestage")
+        if past is None:
+            current = self.properties.get("lifecyclestage")
+            past = [] if current is None else [(current, self.created_ms, "CRM_UI")]
+        dates: dict[str, str] = {}
+        previous = ""
+        for value, ms, _ in past:
+            if value == previous:
+                continue
+            if previous:
+                dates[f"hs_v2_date_exited_{previous}"] = iso(ms)
+            if value:
+                dates[f"hs_v2_date_entered_{value}"] = iso(ms)
+                dates.pop(f"hs_v2_date_exited_{value}", None)
+            previous = value
+        return dates
+
     def to_json(self, names: Iterable[str] | None = None) -> dict[str, Any]:
-        """HubSpot's object JSON; `names` selects properties (unset ones render as null)."""
+        """HubSpot's object JSON; `names` selects properties (unset ones render as null).
+
+        Calculated properties are not stored: they are computed when a read names them.
+        """
         props = self.properties
-        selected = (
-            dict(sorted(props.items())) if names is None else {n: props.get(n) for n in names}
-        )
+        if names is None:
+            selected = dict(sorted(props.items()))
+        else:
+            selected = {n: props.get(n) for n in names}
+            calculated = [n for n in selected if n.startswith(STAGE_DATE_PREFIXES)]
+            if calculated and self.type == "contacts":
+                dates = self.stage_dates()
+                selected.update((n, dates.get(n)) for n in calculated)
         body: dict[str, Any] = {
             "id": str(self.id),
             "properties": selected,
@@ -102,7 +132,13 @@ class Owner:
 
 @dataclass(slots=True)
 class Event:
-    """A behavioural event; `seq` orders ties and is the tail of the event's id."""
+    """A behavioural event; `seq` orders ties and is the tail of the event's id.
+
+    `extra` holds what the event's other views show but its properties do not: a form
+    submission's values as typed, an email event's recipient, link or bounce category. An
+    email event for an address that is no contact has `object_type` "" and is only an email
+    event (events v3 never lists it).
+    """
 
     seq: int
     object_type: str
@@ -110,9 +146,40 @@ class Event:
     event_type: str
     occurred_ms: int
     properties: dict[str, str]
+    extra: dict[str, Any] | None = None
 
 
 _event_key = operator.attrgetter("occurred_ms", "seq")
+
+
+# The behavioural events that are also marketing email events, with their email event type.
+EMAIL_EVENT_TYPES = {
+    "e_opened_email": "OPEN",
+    "e_clicked_email": "CLICK",
+    "e_hard_bounced": "BOUNCE",
+    "e_unsubscribed": "STATUSCHANGE",
+}
+SUBMISSION_EVENT = "e_submitted_form"
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    name: str
+    label: str
+    field_type: str  # the forms API's fieldType: email, single_line_text ...
+    required: bool = False
+
+
+@dataclass(slots=True)
+class Form:
+    """A form definition; its submissions are the contacts' `e_submitted_form` events."""
+
+    id: str
+    name: str
+    page_url: str  # where the form is embedded: a submission's pageUrl when it names none
+    fields: tuple[FormField, ...]
+    created_ms: int
+    archived: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from leadflow.sources.hubspot.sandbox.faults import FaultInjector, RateLimiter, 
 from leadflow.sources.hubspot.sandbox.portal import Portal
 from leadflow.sources.hubspot.sandbox.values import ApiError, Reply, parse_ms
 
+_SEGMENT = "[^/]+"
 log = logging.getLogger(__name__)
 
 _AUTH_MESSAGE = (
@@ -35,7 +36,8 @@ _LIMIT_MESSAGES = {
     "SECONDLY": "You have reached your secondly limit.",
 }
 # The subscription tiers a portal can have, and the API paths only an Enterprise hub may call
-# (HubSpot's spec marks events v3 and custom events Enterprise-only on every hub).
+# (HubSpot's spec marks events v3 and custom events Enterprise-only on every hub). Forms,
+# submissions and the email analytics API answer on every tier.
 TIERS = ("starter", "professional", "enterprise")
 ENTERPRISE_ONLY = ("/events/v3/",)
 # HubSpot documents the tier requirement but not the body of its refusal; the sandbox answers
@@ -44,6 +46,9 @@ _TIER_MESSAGE = (
     "This app hasn't been granted all required scopes to make this call. This API needs an "
     "Enterprise subscription (Marketing, Sales, Service, Content or Data Hub Enterprise)."
 )
+# HubSpot serves form submissions on api.hsforms.com without a token (pages post to it from
+# the browser); the sandbox serves them on its one host and lets them through unauthenticated.
+_PUBLIC = re.compile(f"/submissions/v3/integration/submit/{_SEGMENT}/{_SEGMENT}")
 _FAULTS = {
     502: ("BAD_GATEWAY", "Bad Gateway (injected fault)"),
     503: ("SERVICE_UNAVAILABLE", "Service Unavailable (injected fault)"),
@@ -147,7 +152,6 @@ class Query:
 
 
 Handler = Callable[[Request], Reply]
-_SEGMENT = "[^/]+"
 
 
 class SandboxApp:
@@ -164,6 +168,7 @@ class SandboxApp:
         obj = f"/crm/v3/objects/(?P<type>{_SEGMENT})"
         prop = f"/crm/v3/properties/(?P<type>{_SEGMENT})"
         v4 = f"/crm/v4/objects/(?P<type>{_SEGMENT})/(?P<id>{_SEGMENT})/associations"
+        submit = "/submissions/v3/integration/submit"
         table: list[tuple[str, str, Handler]] = [
             ("GET", obj, self._list_objects),
             ("POST", obj, lambda r: self.portal.create_object(r.params["type"], r.body)),
@@ -218,6 +223,22 @@ class SandboxApp:
                     r.params["type"], r.params["to"], r.body
                 ),
             ),
+            ("GET", "/marketing/v3/forms", self._list_forms),
+            (
+                "GET",
+                f"/form-integrations/v1/submissions/forms/(?P<form>{_SEGMENT})",
+                self._list_submissions,
+            ),
+            (
+                "POST",
+                f"{submit}/(?P<portal>{_SEGMENT})/(?P<form>{_SEGMENT})",
+                lambda r: self.portal.submit_form(r.params["portal"], r.params["form"], r.body),
+            ),
+            ("GET", "/email/public/v1/events", self._list_email_events),
+            ("GET", "/email/public/v1/subscriptions/timeline", self._subscription_timeline),
+            # Sandbox-only writers, outside HubSpot's paths (token required like the rest).
+            ("POST", "/_sandbox/email-events", lambda r: self.portal.record_email_event(r.body)),
+            ("POST", "/_sandbox/page-views", lambda r: self.portal.record_page_view(r.body)),
             ("GET", "/events/v3/events", self._list_events),
             ("GET", "/events/v3/events/event-types", lambda r: self.portal.event_types()),
             ("POST", "/events/v3/send", lambda r: self.portal.send_event(r.body)),
@@ -261,7 +282,8 @@ class SandboxApp:
         self, method: str, path: str, query: Query, headers: Mapping[str, str], raw_body: bytes
     ) -> Response:
         config = self.config
-        if headers.get("Authorization") != f"Bearer {config.token}":
+        public = method == "POST" and _PUBLIC.fullmatch(path) is not None
+        if not public and headers.get("Authorization") != f"Bearer {config.token}":
             return _error(401, "INVALID_AUTHENTICATION", _AUTH_MESSAGE)
         if config.latency_ms:
             time.sleep(config.latency_ms / 1000)
@@ -356,6 +378,37 @@ class SandboxApp:
             r.params["to"],
             limit=r.query.integer("limit", 500),
             after=r.query.text("after"),
+        )
+
+    def _list_forms(self, r: Request) -> Reply:
+        return self.portal.list_forms(
+            limit=r.query.integer("limit", 20),
+            after=r.query.text("after"),
+            archived=r.query.flag("archived"),
+        )
+
+    def _list_submissions(self, r: Request) -> Reply:
+        return self.portal.list_submissions(
+            r.params["form"], limit=r.query.integer("limit", 20), after=r.query.text("after")
+        )
+
+    def _list_email_events(self, r: Request) -> Reply:
+        return self.portal.list_email_events(
+            start=r.query.integer("startTimestamp", None),
+            end=r.query.integer("endTimestamp", None),
+            offset=r.query.text("offset") or None,
+            limit=r.query.integer("limit", 10),
+            event_type=r.query.text("eventType") or None,
+            recipient=r.query.text("recipient") or None,
+            campaign_id=r.query.integer("campaignId", None),
+        )
+
+    def _subscription_timeline(self, r: Request) -> Reply:
+        return self.portal.subscription_timeline(
+            start=r.query.integer("startTimestamp", None),
+            end=r.query.integer("endTimestamp", None),
+            offset=r.query.text("offset") or None,
+            limit=r.query.integer("limit", 10),
         )
 
     def _list_events(self, r: Request) -> Reply:

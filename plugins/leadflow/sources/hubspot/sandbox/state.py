@@ -5,8 +5,9 @@ associations both ways, events by object and by type), owners and property defin
 primitives that change them consistently (``_insert``, ``_write``, ``_archive``, ``_link``,
 ``_new_event`` ...) and check API writes like HubSpot (``_validate_write``, ``_check_unique``
 ...). The API modules (``objects.py``, ``search.py``, ``properties_api.py``, ``owners.py``,
-``associations.py``, ``events.py``) each add one resource's endpoints on top of it, and
-``portal.py`` composes them into :class:`Portal`, the way moto composes a service's backend.
+``associations.py``, ``events.py``, ``forms.py``, ``email_events.py``) each add one resource's
+endpoints on top of it, and ``portal.py`` composes them into :class:`Portal`, the way moto
+composes a service's backend.
 """
 
 from __future__ import annotations
@@ -31,9 +32,12 @@ from leadflow.sources.hubspot.sandbox.properties import (
 from leadflow.sources.hubspot.sandbox.records import (
     _ASSOCIATION_TYPES,
     _DEFAULT_ASSOCIATION,
+    EMAIL_EVENT_TYPES,
+    SUBMISSION_EVENT,
     AssociationType,
     CrmObject,
     Event,
+    Form,
     Owner,
     _event_key,
 )
@@ -92,6 +96,11 @@ class PortalState:
         self._next_event_seq = 1
         self._event_definitions: dict[str, dict[str, Any]] = {}  # by fullyQualifiedName
         self._event_prefix = "00000000-0000-4000-8000-"
+        # One store, several views: form submissions and marketing email events are events,
+        # indexed again by form and as email events (these also hold non-contacts' events).
+        self._forms: dict[str, Form] = {}
+        self._submissions: dict[str, list[Event]] = {}
+        self._email_events: list[Event] = []
         self._version = 0
         self._search_cache: dict[str, tuple[int, list[int]]] = {}
 
@@ -211,27 +220,68 @@ class PortalState:
             self._events,
             self._events_by_object.setdefault((t, object_id), []),
             self._events_by_type.setdefault(event_type, []),
+            *self._views(event),
         ):
             bisect.insort(index, event, key=_event_key)
         return event
 
+    def _new_email_only_event(
+        self, email_type: str, created_ms: int, properties: dict[str, str], extra: dict[str, Any]
+    ) -> Event:
+        """An email event for an address that is no contact: an email event only."""
+        event = Event(self._next_event_seq, "", 0, email_type, created_ms, properties, extra)
+        self._next_event_seq += 1
+        bisect.insort(self._email_events, event, key=_event_key)
+        return event
+
+    def _views(self, event: Event) -> list[list[Event]]:
+        """The other indexes an event belongs to: its form's submissions, the email events."""
+        if event.event_type == SUBMISSION_EVENT:
+            form_id = event.properties.get("hs_form_id", "")
+            return [self._submissions.setdefault(form_id, [])]
+        if event.event_type in EMAIL_EVENT_TYPES:
+            return [self._email_events]
+        return []
+
     def _load_events(self, events: list[Event]) -> None:
-        """Bulk-add events numbered from `_next_event_seq`: one sort instead of N inserts."""
-        self._next_event_seq += len(events)
+        """Bulk-add events numbered from `_next_event_seq` (numbers may be skipped): one sort
+        instead of N inserts."""
+        self._next_event_seq = max((e.seq + 1 for e in events), default=self._next_event_seq)
         self._events.extend(events)
         self._events.sort(key=_event_key)
         self._events_by_object.clear()
         self._events_by_type.clear()
+        self._submissions.clear()
+        email_only = [e for e in self._email_events if not e.object_type]
+        self._email_events = []
         for event in self._events:
             self._events_by_object.setdefault((event.object_type, event.object_id), []).append(
                 event
             )
             self._events_by_type.setdefault(event.event_type, []).append(event)
+            for view in self._views(event):
+                view.append(event)
+        if email_only:
+            self._email_events = sorted([*self._email_events, *email_only], key=_event_key)
 
     def _event_id(self, seq: int) -> str:
         return f"{self._event_prefix}{seq:012x}"
 
     # -- lookups and validation ----------------------------------------------------------------
+
+    @staticmethod
+    def _value_at(obj: CrmObject, name: str, ms: int) -> str | None:
+        """The value a property had at `ms`, from its history (the current one if never
+        rewritten): what a form or an email saw at the time, not what the CRM holds now."""
+        past = (obj.history or {}).get(name)
+        if not past:
+            return obj.properties.get(name)
+        value: str | None = None
+        for candidate, since, _ in past:
+            if since > ms:
+                break
+            value = candidate or None
+        return value
 
     def _lookup_properties(self, t: str) -> list[str]:
         custom = [

@@ -1,6 +1,6 @@
 """The synthetic portal behind ``Portal.generate``: a realistic account from one seeded RNG.
 
-Owners, companies, contacts with a hidden ideal-customer fit, deals, and about six weeks of
+Owners, forms, companies, contacts with a hidden ideal-customer fit, deals, and about six weeks of
 behavioural events, with the name, company, title, country and page tables they are drawn from.
 It is data, not API semantics, so it is kept out of the portal; it writes through the portal's
 helpers and internal primitives (``add_owner``, ``_insert``, ``_link``, ``_load_events``), so a
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from leadflow.sources.hubspot.sandbox.forms import CONTACT_FIELDS, SALES_FIELDS
 from leadflow.sources.hubspot.sandbox.properties import _STAGE_RANK, LIFECYCLE_STAGES
 from leadflow.sources.hubspot.sandbox.records import CrmObject, Event
 from leadflow.sources.hubspot.sandbox.values import _DAY_MS, iso
@@ -194,7 +195,16 @@ _CAMPAIGN_PROPS = [
 _HAND_RAISE = _Picker({title: w for title, w in _HAND_RAISE_FORMS.items()})
 _CONTENT = _Picker({title: w for title, w in _CONTENT_FORMS.items()})
 _FORM_PROPS = {title: _form_props(title) for title in (*_HAND_RAISE_FORMS, *_CONTENT_FORMS)}
-_REPLY_PROPS = {"hs_email_subject": "Re: Quick question about your lead routing"}
+# Where each form is embedded (a generated submission's pageUrl).
+_FORM_PAGES = {
+    "Demo request": "/demo",
+    "Pricing request": "/pricing",
+    "Contact sales": "/pricing",
+    "Quote request": "/pricing",
+    "Newsletter signup": "/blog/lead-scoring-guide",
+    "Ebook download": "/blog/b2b-funnel-metrics",
+    "Webinar registration": "/blog/marketing-automation-tips",
+}
 
 
 @dataclass(slots=True)
@@ -236,6 +246,17 @@ _TOUCHES = (
     ("emails", {"hs_email_direction": "EMAIL", "hs_email_subject": "Following up"}),
 )
 _REPLY = {"hs_email_direction": "INCOMING_EMAIL", "hs_email_subject": "Re: Following up"}
+# A sequence email and the contact's answer: engagements every tier reads (the behavioural
+# reply event they replace needs Enterprise).
+_SEQUENCE_EMAIL = {
+    "hs_email_direction": "EMAIL",
+    "hs_email_subject": "Quick question about your lead routing",
+}
+_SEQUENCE_REPLY = {
+    "hs_email_direction": "INCOMING_EMAIL",
+    "hs_email_subject": "Re: Quick question about your lead routing",
+}
+_REPLY_SLOT = "reply"
 _TO_CONTACT = {"calls": 194, "emails": 198, "meetings": 200, "notes": 202, "tasks": 204}
 
 
@@ -253,6 +274,8 @@ class _Generator:
         # Sales activity draws from its own RNG, so adding it left every other record as it was.
         self.sales_rng = random.Random(f"sales-{seed}")
         self.history_rng = random.Random(f"history-{seed}")
+        self.reply_rng = random.Random(f"reply-{seed}")
+        self.replies: list[tuple[_PersonDraft, int]] = []  # (who, when), written after sales
         self.count = contacts
         self.now = now_ms
         self.emails: set[str] = set()
@@ -278,6 +301,7 @@ class _Generator:
             f"{rng.getrandbits(12):03x}-"
         )
         self._owners()
+        self._forms()
         companies = self._companies()
         people = [self._person(companies) for _ in range(self.count)]
         deals = [deal for person in people if (deal := self._deal(person)) is not None]
@@ -285,6 +309,7 @@ class _Generator:
         self._insert_deals(deals)
         self.portal._load_events(self._events(people))
         self._sales_activity(people)
+        self._sequence_replies()
 
     def _between(self, start: int, end: int, rng: random.Random | None = None) -> int:
         return start + int((rng or self.rng).random() * max(0, end - start))
@@ -302,6 +327,14 @@ class _Generator:
                     teams=[{"id": team_id, "name": team, "primary": True}],
                 )
             )
+
+    def _forms(self) -> None:
+        """One form per title, with the id its e_submitted_form events carry."""
+        created = self.now - 400 * _DAY_MS
+        for title, props in _FORM_PROPS.items():
+            fields = CONTACT_FIELDS + (SALES_FIELDS if title in _HAND_RAISE_FORMS else ())
+            page = _SITE + _FORM_PAGES[title]
+            self.portal.define_form(props["hs_form_id"], title, page, fields, created)
 
     def _companies(self) -> list[_CompanyDraft]:
         drafts = [self._company() for _ in range(max(1, round(self.count / 5)))]
@@ -536,6 +569,17 @@ class _Generator:
                 }
                 self._engagement("notes", note, self._between(start, now, rng), person.id)
 
+    def _sequence_replies(self) -> None:
+        """The replies `_milestones` chose: the owner's sequence email, then the contact's
+        answer 1-48 hours later (their own RNG, so the other records stay as they were)."""
+        rng = self.reply_rng
+        for person, moment in self.replies:
+            owner = person.props.get("hubspot_owner_id") or str(rng.choice(self.owner_ids))
+            sent = max(person.created_ms, moment - rng.randint(1, 48) * 3_600_000)
+            outgoing = {**_SEQUENCE_EMAIL, "hubspot_owner_id": owner}
+            self._engagement("emails", outgoing, sent, person.id)
+            self._engagement("emails", _SEQUENCE_REPLY, max(moment, sent + 1), person.id)
+
     def _engagement(self, kind: str, props: dict[str, str], when: int, contact_id: int) -> None:
         values = {**props, "hs_timestamp": iso(when)}
         engagement = self.portal._insert(kind, values, when, when)
@@ -557,7 +601,12 @@ class _Generator:
             timed = [(kind, start + int(rng.random() * span), props) for kind, props in activity]
             timed += self._milestones(person, start, span)
             for kind, occurred, props in timed:
-                events.append(Event(seq, "contacts", person.id, kind, occurred, props))
+                if kind == _REPLY_SLOT:
+                    # A reply is engagements now; its event number stays unused, so every
+                    # other event keeps the id it had.
+                    self.replies.append((person, occurred))
+                else:
+                    events.append(Event(seq, "contacts", person.id, kind, occurred, props))
                 seq += 1
         return events
 
@@ -575,7 +624,10 @@ class _Generator:
     def _milestones(
         self, person: _PersonDraft, start: int, span: int
     ) -> list[tuple[str, int, dict[str, str]]]:
-        """Rare, meaningful events: hand-raises (after a pricing visit), replies, opt-outs."""
+        """Rare, meaningful events: hand-raises (after a pricing visit), replies, opt-outs.
+
+        A reply is a `_REPLY_SLOT` placeholder: `_events` turns it into email engagements.
+        """
         rng = self.rng
         moments: list[tuple[str, int, dict[str, str]]] = []
         if person.hand_raise:
@@ -586,9 +638,7 @@ class _Generator:
                 ("e_submitted_form", moment, _FORM_PROPS[_HAND_RAISE(rng)]),
             ]
         if person.accepted and rng.random() < 0.35:
-            moments.append(
-                ("e_replied_to_sequence_email", start + int(rng.random() * span), _REPLY_PROPS)
-            )
+            moments.append((_REPLY_SLOT, start + int(rng.random() * span), {}))
         if rng.random() < 0.02:
             moments.append(
                 ("e_unsubscribed", start + int(rng.random() * span), rng.choice(_CAMPAIGN_PROPS))
