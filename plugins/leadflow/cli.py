@@ -307,6 +307,9 @@ def _summary(
     if stats.unattributed:
         named = ", ".join(f"{kind} {n}" for kind, n in stats.unattributed.items())
         lines.append(f"  naming no known contact (kept, scored once one appears): {named}")
+    if stats.unmapped:
+        named = ", ".join(f"{value} ×{n}" for value, n in stats.unmapped.items())
+        lines.append(f"  history values no mapping seed knows (not in the stage log): {named}")
     push = stats.push
     if isinstance(push, DryRunStats):
         lines.append(

@@ -160,6 +160,17 @@ def unattributed_counts(pg_settings: Any = None) -> dict[str, int]:
     return {source_type: int(n) for source_type, n in rows}
 
 
+def unmapped_counts(pg_settings: Any = None) -> dict[str, int]:
+    """Stage-history values no mapping seed knows (left out of the stage log), as
+    `property=value` -> history rows."""
+    with connect(pg_settings or postgres_settings()) as conn:
+        rows = conn.execute(
+            "select property_name || '=' || property_value, value_count"
+            " from intermediate.int_source_values_unmapped order by value_count desc limit 20"
+        ).fetchall()
+    return {value: int(n) for value, n in rows}
+
+
 @fail_fast
 def finish(
     ctx: RunContext,
@@ -177,6 +188,7 @@ def finish(
         else PushStats.from_dict(pushed),
         stages=stage_counts(pg),
         unattributed=unattributed_counts(pg),
+        unmapped=unmapped_counts(pg),
     )
     stats.alerts = operational_alerts(ctx, pg)
     runs.finish_run(pg, ctx.run_id, "success", stats)

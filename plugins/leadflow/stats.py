@@ -158,6 +158,7 @@ class RunStats:
     push: PushStats | DryRunStats | None = None
     stages: dict[str, int] = field(default_factory=dict)
     unattributed: dict[str, int] = field(default_factory=dict)  # by source type
+    unmapped: dict[str, int] = field(default_factory=dict)  # history values no seed maps
     alerts: list[str] = field(default_factory=list)
     failed_tasks: list[str] = field(default_factory=list)
 
@@ -175,6 +176,8 @@ class RunStats:
             data["stages"] = self.stages
         if self.unattributed:
             data["unattributed"] = self.unattributed
+        if self.unmapped:
+            data["unmapped"] = self.unmapped
         if self.alerts:
             data["alerts"] = self.alerts
         if self.failed_tasks:
@@ -195,6 +198,7 @@ class RunStats:
             else PushStats.from_dict(push),
             stages={str(k): int(v) for k, v in (data.get("stages") or {}).items()},
             unattributed={str(k): int(v) for k, v in (data.get("unattributed") or {}).items()},
+            unmapped={str(k): int(v) for k, v in (data.get("unmapped") or {}).items()},
             alerts=list(data.get("alerts") or []),
             failed_tasks=list(data.get("failed_tasks") or []),
         )

@@ -1,8 +1,40 @@
+{#- The CRM's past lifecycle stages and lead statuses, one row per value set. A stage-entered
+    date HubSpot calculates (hs_v2_date_entered_<stage>, stored as its own property) counts as
+    an entry into that stage only where the property history has no entry into it: the
+    history lists every entry, the calculated date only the last. -#}
 with
+
+recorded as (
+
+    select * from {{ source('hubspot', 'hubspot_contact_history') }}
+
+),
 
 source as (
 
-    select * from {{ source('hubspot', 'hubspot_contact_history') }}
+    select * from recorded
+    where recorded.property in ('lifecyclestage', 'hs_lead_status')
+
+    union all
+
+    select
+        calculated.contact_id,
+        'lifecyclestage' as property,
+        calculated.value,
+        calculated.changed_at,
+        calculated.source_type,
+        calculated._load_id,
+        calculated._loaded_at
+    from recorded as calculated
+    where
+        calculated.property like 'hs\_v2\_date\_entered\_%'
+        and not exists (
+            select from recorded as entry
+            where
+                entry.contact_id = calculated.contact_id
+                and entry.property = 'lifecyclestage'
+                and lower(trim(entry.value)) = lower(calculated.value)
+        )
 
 ),
 
