@@ -96,6 +96,9 @@ def _seed(portal) -> dict[str, int]:
     portal.associate("deals", deal, "contacts", ids["customer"], 3)
     portal.associate("deals", deal, "companies", acme, 5)
 
+    # the form's submissions show in the forms API on every tier, and in events v3 on Enterprise
+    portal.define_form("f-demo", "Demo request", "https://www.example.com/demo")
+
     def demo_request(cid: int, when) -> None:
         portal.add_event(
             "e_submitted_form", cid, when, {"hs_form_id": "f-demo", "hs_form_title": "Demo request"}
@@ -111,6 +114,15 @@ def _seed(portal) -> dict[str, int]:
                 {"hs_url": "https://www.example.com/pricing", "hs_page_title": "Pricing"},
             )
     demo_request(ids["went_cold"], NOW - 150 * DAY)
+    # marketing email to an address no contact has: kept and counted, not scored
+    portal.record_email_event(
+        {
+            "recipient": "old-list@nowhere.example",
+            "type": "OPEN",
+            "emailCampaignId": 7,
+            "created": (NOW - 3 * DAY).isoformat(),
+        }
+    )
     return ids
 
 
@@ -138,14 +150,29 @@ def seeded(sandbox, connections, airflow_home):
     return _seed(sandbox.portal)
 
 
-def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, connections):
+# The same leads get the same stages on every tier: a hand-raise arrives through the forms API
+# below Enterprise, and through it and events v3 (counted once) on Enterprise.
+EXPECTED_STAGES = {
+    "hand_raiser": "sql",
+    "already_opportunity": "sql",
+    "student": "disqualified",
+    "competitor": "disqualified",
+    "poor_fit": "disqualified",
+    "went_cold": "nurture",
+    "customer": "customer",
+    "unknown": "suspect",
+}
+
+
+@pytest.mark.parametrize("tier", ["professional", "enterprise"])
+def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, connections, tier):
     ids = seeded
+    sandbox.config.tier = tier
     dag_run = run_lead_sync(NOW)
     assert dag_run.state == "success"
 
     crm = {key: _crm_contact(sandbox.url, cid) for key, cid in ids.items()}
-    sqls = {key for key, props in crm.items() if props.get("leadflow_stage") == "sql"}
-    assert sqls == {"hand_raiser", "already_opportunity"}
+    assert {key: props["leadflow_stage"] for key, props in crm.items()} == EXPECTED_STAGES
 
     hand_raiser = crm["hand_raiser"]
     assert hand_raiser["lifecyclestage"] == "salesqualifiedlead"
@@ -176,6 +203,7 @@ def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, 
     assert status == "success"
     assert stats["push"]["pushed"] == len(ids)
     assert stats["push"]["sql_pushed"] == 2
+    assert stats["unattributed"] == {"email_event:OPEN": 1}
     assert checks == (True, 4)  # 3 GX suites + the volume circuit breaker verdict
 
     sent_before = _updates_sent(sandbox)
@@ -191,8 +219,10 @@ def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, 
 
 def test_below_enterprise_the_run_goes_on_without_events_v3(sandbox, seeded, connections):
     """A Professional portal refuses events v3 (403): the events stream is skipped with the
-    reason, everything else runs and pushes. Once the portal has Enterprise, the next run
-    reads its events from the start, since the skipped stream's cursor never moved."""
+    reason, everything else runs and pushes, and the hand-raise comes from the forms API. Once
+    the portal has Enterprise, the next run reads its events from the start, since the skipped
+    stream's cursor never moved: the pricing-page views add to the score, the demo request seen
+    in both APIs still counts once."""
     sandbox.config.tier = "professional"
     dag_run = run_lead_sync(NOW)
     assert dag_run.state == "success"
@@ -210,11 +240,27 @@ def test_below_enterprise_the_run_goes_on_without_events_v3(sandbox, seeded, con
     assert cursor == 0
     assert stats["push"]["pushed"] == len(seeded)
     assert _crm_contact(sandbox.url, seeded["customer"])["leadflow_stage"] == "customer"
-    assert _crm_contact(sandbox.url, seeded["hand_raiser"])["leadflow_stage"] != "sql"
+    before = _crm_contact(sandbox.url, seeded["hand_raiser"])
+    assert before["leadflow_stage"] == "sql"
 
     sandbox.config.tier = "enterprise"
-    assert run_lead_sync(NOW + timedelta(hours=1)).state == "success"
-    assert _crm_contact(sandbox.url, seeded["hand_raiser"])["leadflow_stage"] == "sql"
+    upgraded = run_lead_sync(NOW + timedelta(hours=1))
+    assert upgraded.state == "success"
+    after = _crm_contact(sandbox.url, seeded["hand_raiser"])
+    assert after["leadflow_stage"] == "sql"
+    assert int(after["leadflow_score"]) > int(before["leadflow_score"])
+    with connect(connections) as conn:
+        (stats,) = conn.execute(
+            "select stats from leadflow.runs where run_id = %s", (upgraded.run_id,)
+        ).fetchone()
+        forms = conn.execute(
+            "select count(*) from intermediate.int_activities_classified"
+            " where contact_id = %s and activity_key = 'demo_request'",
+            (seeded["hand_raiser"],),
+        ).fetchone()[0]
+    (events,) = [e for e in stats["extract"] if e["stream"] == "events"]
+    assert events["received"] == 21  # 6 demo requests + 15 page views, from the start
+    assert forms == 1
 
 
 def test_the_sql_first_touch_is_the_owners_first_call_meeting_or_email_after_sql(

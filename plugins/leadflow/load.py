@@ -243,14 +243,17 @@ def activity_line(
     )
 
 
-def encode_all(records: Sequence[Any], to_line: Callable[[Any], bytes]) -> Encoded:
-    """Every record as a COPY line, or with why it cannot be one (`to_line` raises BadRecord)."""
+def encode_all(
+    records: Sequence[Any], to_line: Callable[[Any], bytes], id_key: str = "id"
+) -> Encoded:
+    """Every record as a COPY line, or with why it cannot be one (`to_line` raises BadRecord);
+    a bad record is known by its `id_key`."""
     lines, bad = [], []
     for record in records:
         try:
             lines.append(to_line(record))
         except BadRecord as exc:
-            record_id = record.get("id") if isinstance(record, dict) else None
+            record_id = record.get(id_key) if isinstance(record, dict) else None
             bad.append((str(record_id) if record_id is not None else None, str(exc), _raw(record)))
     return Encoded(len(records), lines, bad)
 

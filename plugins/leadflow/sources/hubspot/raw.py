@@ -210,7 +210,8 @@ _ACTIVITY_LINES = {
 
 def encode_activity(stream: str, records: Sequence[Any]) -> Encoded:
     """A marketing-activity stream's records as COPY lines, repeats of an id kept once."""
-    return first_of_each_id(encode_all(records, _ACTIVITY_LINES[stream]))
+    id_key = "conversionId" if stream == "form_submissions" else "id"
+    return first_of_each_id(encode_all(records, _ACTIVITY_LINES[stream], id_key))
 
 
 def load_activity(

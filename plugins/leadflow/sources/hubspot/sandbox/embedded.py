@@ -31,7 +31,7 @@ class HubSpotSandbox:
     """leadflow.sources.Sandbox for HubSpot."""
 
     tiers = TIERS
-    default_tier = "enterprise"
+    default_tier = "professional"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
