@@ -18,6 +18,7 @@ import pytest
 
 from leadflow import cli
 from leadflow.settings import REPO_ROOT, PostgresSettings
+from leadflow.sources.hubspot import STREAMS
 from leadflow.sources.hubspot.sandbox import Portal, SandboxConfig, SandboxServer
 from leadflow.sources.hubspot.sandbox.server import Response
 
@@ -26,6 +27,9 @@ from .conftest import TOKEN, connection_env
 LEADFLOW = str(Path(sys.executable).with_name("leadflow"))
 COMMANDS = ["demo", "run", "backfill", "plan", "report", "doctor", "sandbox", "dbt"]
 HOUR = timedelta(hours=1)
+
+# what a run's progress counts: begin, one extract per stream, the gates, dbt, the push, finish
+TASKS = len(STREAMS) + 6
 
 
 def leadflow(
@@ -182,7 +186,7 @@ def test_doctor_names_the_missing_scope_and_the_fix(
     original = sandbox.app.handle
 
     def no_owner_scope(method, target, headers, raw):  # type: ignore[no-untyped-def]
-        if target.startswith("/crm/v3/owners"):
+        if target.startswith(("/crm/v3/owners", "/email/public/v1/")):
             return Response(
                 403,
                 {
@@ -218,6 +222,14 @@ def test_doctor_names_the_missing_scope_and_the_fix(
         " stream is skipped, nothing fails" in out
     )
     assert "note: events v3 needs an Enterprise hub" in out
+    assert "page views do not count; forms, marketing email and sales activity still do" in out
+    # marketing email without the scope: a note too, saying what still counts
+    assert (
+        "! marketing email events: GET /email/public/v1/events answered HTTP 403 MISSING_SCOPES:"
+        " the email_events stream is skipped, nothing fails" in out
+    )
+    assert "without it, opens, clicks and bounces count only from events v3" in out
+    assert "✓ forms: GET /marketing/v3/forms" in out
     assert "✗ property leadflow_score: type string, leadflow writes number" in out
     assert "! property leadflow_stage: missing; the first push creates it" in out
     assert "✓ GX suite crm_outgoing_contacts" in out
@@ -263,7 +275,9 @@ def test_backfill_plan_report_and_a_failing_run(
     first, last = [line for line in proc.stdout.splitlines() if line.startswith("  ✓")]
     rejected = [int(line.split("rejected ")[1].split()[0]) for line in (first, last)]
     assert rejected[0] > 0 and "(retried next run)" in first, first
-    assert "[13/13] finish ok" in proc.stderr  # progress, one line per task off a terminal
+    assert (
+        f"[{TASKS}/{TASKS}] finish ok" in proc.stderr
+    )  # progress, one line per task off a terminal
     assert "extract[contacts] ok" in proc.stderr
     assert _runs(pg) == [(start, start + HOUR, "success"), (start + HOUR, end, "success")]
 

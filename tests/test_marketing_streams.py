@@ -10,6 +10,7 @@ import pytest
 from leadflow.db import connect, ensure_schema
 from leadflow.sources.hubspot.client import FORM_SUBMISSIONS
 from leadflow.sources.hubspot.raw import load_activity
+from leadflow.sources.hubspot.sandbox.server import Response
 from leadflow.sources.hubspot.streams import extract_stream
 
 from .conftest import NOW
@@ -153,3 +154,26 @@ def test_the_stage_entered_dates_hubspot_calculates_are_stored_with_the_history(
         ("hs_v2_date_entered_lead", "lead", NOW - 10 * DAY),
         ("hs_v2_date_entered_marketingqualifiedlead", "marketingqualifiedlead", NOW - 5 * DAY),
     ]
+
+
+def test_a_portal_without_marketing_email_skips_those_streams_and_nothing_fails(
+    sandbox, hs, pg, monkeypatch
+) -> None:
+    """Without marketing email (or the `content` scope) HubSpot answers 403: the stream is
+    skipped with the reason, its cursor unmoved, as events v3 below Enterprise."""
+    ensure_schema(pg)
+    original = sandbox.app.handle
+
+    def no_content_scope(method, target, headers, raw):  # type: ignore[no-untyped-def]
+        if target.startswith("/email/public/v1/"):
+            return Response(403, {"status": "error", "category": "MISSING_SCOPES", "message": "x"})
+        return original(method, target, headers, raw)
+
+    monkeypatch.setattr(sandbox.app, "handle", no_content_scope)
+    for stream in ("email_events", "subscription_changes"):
+        stats = extract_stream(stream, pg, hs, NOW - HOUR, NOW, "l1")
+        assert stats.mode == "unavailable" and stats.received == 0
+        assert "HTTP 403 MISSING_SCOPES" in stats.unavailable and "content" in stats.unavailable
+    with connect(pg) as conn:
+        cursors = conn.execute("select count(*) from leadflow.stream_state").fetchone()[0]
+    assert cursors == 0

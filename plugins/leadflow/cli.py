@@ -654,15 +654,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse`")
 
+    names = [s.name for s in configured()]
     sandbox = _command(
         sub,
         "sandbox",
         cmd_sandbox,
         "serve a source's sandbox (the first configured source's by default)",
-        "examples: leadflow sandbox hubspot --port 8765 --contacts 5000 --tier professional\n"
-        "          leadflow sandbox --tier starter   (the first source: HubSpot)",
+        f"examples: leadflow sandbox {names[0]} --port 8765 --contacts 5000\n"
+        f"          leadflow sandbox --contacts 100   (the first source: {names[0]})",
     )
-    names = [s.name for s in configured()]
     sandbox.add_argument(
         "source",
         nargs="?",

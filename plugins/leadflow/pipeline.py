@@ -141,34 +141,24 @@ def push_back(ctx: RunContext, dry_run: bool = False) -> dict[str, Any]:
     return stats.as_dict()
 
 
-def stage_counts(pg_settings: Any = None) -> dict[str, int]:
+# What a run counts after the build, each a (key, count) query: leads per stage; activities
+# that name an email no contact has yet, per source type (kept, attributed by the first build
+# after such a contact is loaded); stage-history values no mapping seed knows, as
+# `property=value` (left out of the stage log).
+STAGES_SQL = "select leadflow_stage, count(*) from marts.crm_outgoing_contacts group by 1"
+UNATTRIBUTED_SQL = (
+    "select source_type, count(*) from intermediate.int_activities"
+    " where contact_id is null group by 1 order by 1"
+)
+UNMAPPED_SQL = (
+    "select property_name || '=' || property_value, value_count"
+    " from intermediate.int_source_values_unmapped order by value_count desc limit 20"
+)
+
+
+def counts(sql: str, pg_settings: Any = None) -> dict[str, int]:
     with connect(pg_settings or postgres_settings()) as conn:
-        rows = conn.execute(
-            "select leadflow_stage, count(*) from marts.crm_outgoing_contacts group by 1"
-        ).fetchall()
-    return {stage: int(n) for stage, n in rows}
-
-
-def unattributed_counts(pg_settings: Any = None) -> dict[str, int]:
-    """Activities that name an email no contact has (yet), per source type: kept and counted,
-    attributed by the first build after such a contact is loaded."""
-    with connect(pg_settings or postgres_settings()) as conn:
-        rows = conn.execute(
-            "select source_type, count(*) from intermediate.int_activities"
-            " where contact_id is null group by 1 order by 1"
-        ).fetchall()
-    return {source_type: int(n) for source_type, n in rows}
-
-
-def unmapped_counts(pg_settings: Any = None) -> dict[str, int]:
-    """Stage-history values no mapping seed knows (left out of the stage log), as
-    `property=value` -> history rows."""
-    with connect(pg_settings or postgres_settings()) as conn:
-        rows = conn.execute(
-            "select property_name || '=' || property_value, value_count"
-            " from intermediate.int_source_values_unmapped order by value_count desc limit 20"
-        ).fetchall()
-    return {value: int(n) for value, n in rows}
+        return {str(key): int(n) for key, n in conn.execute(sql).fetchall()}
 
 
 @fail_fast
@@ -186,9 +176,9 @@ def finish(
         push=DryRunStats.from_dict(pushed)
         if pushed.get("dry_run")
         else PushStats.from_dict(pushed),
-        stages=stage_counts(pg),
-        unattributed=unattributed_counts(pg),
-        unmapped=unmapped_counts(pg),
+        stages=counts(STAGES_SQL, pg),
+        unattributed=counts(UNATTRIBUTED_SQL, pg),
+        unmapped=counts(UNMAPPED_SQL, pg),
     )
     stats.alerts = operational_alerts(ctx, pg)
     runs.finish_run(pg, ctx.run_id, "success", stats)

@@ -6,8 +6,10 @@
 
     One thing seen twice counts once: a portal with events v3 shows a form submission both as an
     e_submitted_form event and in the forms API, an email open in events v3 and the email events
-    API. Such rows share a dedupe_key (contact, activity type, occurred_at, form), and only the
-    first classified is kept: a later one with the key of a stored row is left out.
+    API. Such rows share a dedupe_key (contact, activity type, occurred_at, form) but come from
+    different source types; the rows of one source type only are kept (those classified first,
+    or in one build the first source type by name). Rows of the same source type are never
+    twins: two submissions of one form in one millisecond both count.
     The watermark is strict (`>`): a load commits its rows at once with one `_loaded_at`, and loads and
     builds never overlap (the DAG runs one at a time), so rows at the watermark were all seen already.
     The unique index stands in for a `unique` test that would rescan every event on every build.
@@ -98,7 +100,8 @@ matched as not materialized (
         activities.activity_id,
         coalesce(contact_merges.survivor_contact_id, activities.contact_id) as contact_id,
         activities.activity_type,
-        activities.attributes ->> 'form_id' as form_id,
+        activities.source_type,
+        coalesce(activities.attributes ->> 'form_id', activities.attributes ->> 'form_title') as form_key,
         activities.occurred_at,
         activities.loaded_at,
         best_rule.activity_key,
@@ -143,38 +146,49 @@ keyed as (
         md5(
             matched.contact_id || '|' || matched.activity_type || '|'
             || (extract(epoch from matched.occurred_at) * 1000)::bigint || '|'
-            || coalesce(matched.form_id, '')
+            || coalesce(matched.form_key, '')
         ) as dedupe_key
     from matched
     where matched.activity_type in (select repeatable_types.activity_type from repeatable_types)
 
 ),
 
--- one row per key in this build (the lowest id), none whose key a stored row of another id holds
+-- per key, the rows of one source type: the first in this build by name, and none whose key a
+-- stored row of another source type holds
+kept_sources as (
+
+    select
+        keyed.dedupe_key,
+        min(keyed.source_type) as source_type
+    from keyed
+    group by keyed.dedupe_key
+
+),
+
 deduplicated as (
 
     select
         matched.*,
         null::text as dedupe_key
     from matched
-    where matched.activity_type not in (select repeatable_types.activity_type from repeatable_types)
+    where
+        matched.activity_type not in (select repeatable_types.activity_type from repeatable_types)
         or matched.activity_type is null
 
     union all
 
     select keyed.*
     from keyed
-    where
-        keyed.activity_id in (
-            select min(twin.activity_id) from keyed as twin
-            group by twin.dedupe_key
-        )
-        {% if is_incremental() %}
-            and not exists (
+    inner join kept_sources
+        on
+            keyed.dedupe_key = kept_sources.dedupe_key
+            and keyed.source_type = kept_sources.source_type
+    {% if is_incremental() %}
+        where not exists (
                 select from {{ this }} as stored
-                where stored.dedupe_key = keyed.dedupe_key and stored.activity_id != keyed.activity_id
+                where stored.dedupe_key = keyed.dedupe_key and stored.source_type != keyed.source_type
             )
-        {% endif %}
+    {% endif %}
 
 ),
 
@@ -184,6 +198,7 @@ final as (
         deduplicated.activity_id,
         deduplicated.contact_id,
         deduplicated.activity_type,
+        deduplicated.source_type,
         deduplicated.occurred_at,
         deduplicated.activity_key,
         deduplicated.label,

@@ -46,9 +46,31 @@ SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
     ("crm.objects.deals.read", "/crm/v3/objects/deals", {"limit": 1}),
     ("crm.objects.owners.read", "/crm/v3/owners", {"limit": 1}),
     ("crm.schemas.contacts.read", "/crm/v3/properties/contacts", {}),
-    ("forms", FORMS, {"limit": 1}),
-    ("content", EMAIL_EVENTS, {"limit": 1}),
 ]
+# What the optional streams read (a portal's tier or the token's scopes may refuse it), with
+# the query that probes it: stream -> (label, path, params, what it needs).
+OPTIONAL_APIS: dict[str, tuple[str, str, dict[str, Any], str]] = {
+    "events": (
+        "events v3",
+        EVENTS,
+        {"objectType": "contact", "limit": 1},
+        "an Enterprise hub (Marketing, Sales, Service, Content or Data Hub) and a token with"
+        " its scope",
+    ),
+    "form_submissions": ("forms", FORMS, {"limit": 1}, "the scope forms"),
+    "email_events": (
+        "marketing email events",
+        EMAIL_EVENTS,
+        {"limit": 1},
+        "marketing email (Marketing Hub) and the scope content",
+    ),
+    "subscription_changes": (
+        "subscription timeline",
+        SUBSCRIPTION_TIMELINE,
+        {"limit": 1},
+        "the scope content",
+    ),
+}
 
 
 class HubSpotError(SourceError):
@@ -321,11 +343,13 @@ class HubSpotClient:
     def owners(self, archived: bool = False) -> Iterator[dict[str, Any]]:
         yield from self._paged("/crm/v3/owners", {"limit": 100, "archived": str(archived).lower()})
 
-    def events_refusal(self) -> str | None:
-        """Why the portal refuses events v3, or None when it answers. The API needs an
-        Enterprise hub and its scope; below Enterprise (most portals) HubSpot answers 403."""
+    def refusal(self, stream: str) -> str | None:
+        """Why the portal refuses an optional stream's API (OPTIONAL_APIS), or None when it
+        answers: a 403 is a tier or a scope it lacks (events v3 below Enterprise, most
+        portals), which retrying cannot change."""
+        _, path, params, _ = OPTIONAL_APIS[stream]
         try:
-            self._json("GET", EVENTS, params={"objectType": "contact", "limit": 1})
+            self._json("GET", path, params=params)
         except HubSpotAuthError as exc:
             if exc.status != 403:
                 raise

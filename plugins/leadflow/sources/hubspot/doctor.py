@@ -9,7 +9,7 @@ import dataclasses
 from leadflow.doctor import Check
 from leadflow.errors import ConfigError
 from leadflow.sources.hubspot.client import (
-    EVENTS,
+    OPTIONAL_APIS,
     SCOPE_PROBES,
     HubSpotAuthError,
     HubSpotClient,
@@ -17,7 +17,6 @@ from leadflow.sources.hubspot.client import (
     HubSpotUnreachable,
 )
 from leadflow.sources.hubspot.settings import HubSpotSettings, conn_id, hubspot_settings
-from leadflow.sources.hubspot.streams import EVENTS_NEED
 from leadflow.sources.hubspot.writeback import CUSTOM_PROPERTIES
 
 MIN_POSTGRES = 14
@@ -93,7 +92,7 @@ def _check(results: list[Check]) -> None:
                 )
             except HubSpotError as exc:
                 results.append(Check(f"scope {scope}", "fail", str(exc), "see the message"))
-        results.append(_events_check(client))
+        results += [_optional_check(client, stream) for stream in OPTIONAL_APIS]
         results.append(
             Check(
                 "write scopes",
@@ -142,17 +141,28 @@ def _check(results: list[Check]) -> None:
     )
 
 
-def _events_check(client: HubSpotClient) -> Check:
-    """events v3 is optional: a refusal is a note saying what it needs, not a failure."""
+# What scoring still reads when an optional stream is refused.
+INSTEAD = {
+    "events": "page views do not count; forms, marketing email and sales activity still do",
+    "form_submissions": "form hand-raises count only from events v3 (Enterprise)",
+    "email_events": "opens, clicks and bounces count only from events v3 (Enterprise)",
+    "subscription_changes": "unsubscribes count only from events v3 (Enterprise)",
+}
+
+
+def _optional_check(client: HubSpotClient, stream: str) -> Check:
+    """An optional stream's API: a refusal is a note saying what it needs and what leadflow
+    reads instead, not a failure."""
+    label, path, _, needs = OPTIONAL_APIS[stream]
     try:
-        refusal = client.events_refusal()
+        refusal = client.refusal(stream)
     except HubSpotError as exc:
-        return Check("events v3", "fail", str(exc), "see the message")
+        return Check(label, "fail", str(exc), "see the message")
     if refusal is None:
-        return Check("events v3", "ok", f"GET {EVENTS}: the events stream reads it")
+        return Check(label, "ok", f"GET {path}: the {stream} stream reads it")
     return Check(
-        "events v3",
+        label,
         "warn",
-        f"GET {EVENTS} answered {refusal}: the events stream is skipped, nothing fails",
-        f"{EVENTS_NEED}; without it, no web or email event counts toward the engagement score",
+        f"GET {path} answered {refusal}: the {stream} stream is skipped, nothing fails",
+        f"{label} needs {needs}; without it, {INSTEAD[stream]}",
     )

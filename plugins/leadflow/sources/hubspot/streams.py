@@ -18,8 +18,9 @@ The engagements stream (the sales activity) reads the five engagement types as C
 after another under one cursor. The marketing streams read what every tier has: each form's
 submissions (newest first, stopping at the window's start: the API has no date filter), and the
 email events and subscription timeline of the window. The events stream reads wider:
-late-recorded events and implausible dates (event_windows); a portal below Enterprise refuses it
-and it is skipped.
+late-recorded events and implausible dates (event_windows). A portal may refuse an optional
+stream's API (events v3 below Enterprise, forms or marketing email without their scope): that
+stream is skipped with the reason and the run goes on.
 Properties come from the Properties API on every run, so a new CRM property lands in `raw` with
 no code change. Pages are fetched in a background thread while the previous batch is loaded,
 and every client on one token shares one request budget.
@@ -43,7 +44,7 @@ from leadflow.extract import batches, finish_stream, prefetched, start_stream
 from leadflow.load import Encoded, load_concurrently
 from leadflow.settings import PostgresSettings
 from leadflow.sources.hubspot import ENGAGEMENT_TYPES, MARKETING_STREAMS, STREAMS
-from leadflow.sources.hubspot.client import HubSpotClient, parse_ts, to_millis
+from leadflow.sources.hubspot.client import OPTIONAL_APIS, HubSpotClient, parse_ts, to_millis
 from leadflow.sources.hubspot.raw import (
     EVENTS_FUTURE_SLACK,
     EVENTS_SINCE,
@@ -69,11 +70,6 @@ from leadflow.stats import ExtractStats, LoadStats
 log = logging.getLogger(__name__)
 
 LOOKBACK = timedelta(minutes=10)
-# What a portal needs for the events stream, for logs and `leadflow doctor`.
-EVENTS_NEED = (
-    "events v3 needs an Enterprise hub (Marketing, Sales, Service, Content or Data Hub) and a"
-    " token with its scope"
-)
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # A window of occurredAt; None leaves that side open.
 Window = tuple[datetime | None, datetime | None]
@@ -158,7 +154,7 @@ def extract_stream(
     start, end = window_for(cursor, interval_start, interval_end)
     stats = ExtractStats(stream)
     with HubSpotClient(hs) as client:
-        if stream == "events" and (refusal := client.events_refusal()):
+        if stream in OPTIONAL_APIS and (refusal := client.refusal(stream)):
             return _unavailable(stats, client, refusal)
         full = cursor is None
         if stream == "events":
@@ -237,9 +233,10 @@ def _load(
 
 
 def _unavailable(stats: ExtractStats, client: HubSpotClient, refusal: str) -> ExtractStats:
-    """The events stream on a portal that refuses events v3: skipped, its cursor unmoved, so
-    a portal that upgrades reads its events from the start."""
-    stats.mode, stats.unavailable = "unavailable", f"events v3: {refusal} ({EVENTS_NEED})"
+    """An optional stream on a portal that refuses its API: skipped, its cursor unmoved, so
+    a portal that upgrades (or a token given the scope) reads it from the start."""
+    label, _, _, needs = OPTIONAL_APIS[stats.stream]
+    stats.mode, stats.unavailable = "unavailable", f"{label}: {refusal} ({label} needs {needs})"
     stats.requests = client.requests_sent
     log.info("events stream skipped: %s", stats.unavailable)
     return stats
