@@ -13,7 +13,7 @@ recorded as (
 source as (
 
     select * from recorded
-    where recorded.property in ('lifecyclestage', 'hs_lead_status')
+    where property in ('lifecyclestage', 'hs_lead_status')
 
     union all
 
