@@ -160,7 +160,7 @@ from (select i, 1 + abs(hashtext('o' || (%(offset)s + i)::text)) %% %(contacts)s
 )
 
 # The contacts a delta touches: spread over the base by a stride coprime to its size.
-TOUCHED = "1 + ((%(salt)s + i) * 7919) %% %(contacts)s"
+TOUCHED = "1 + ((%(salt)s::bigint + i) * 7919) %% %(contacts)s"
 
 DELTA_CONTACTS_SQL = f"""
 update raw.hubspot_contacts

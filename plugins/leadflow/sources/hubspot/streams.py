@@ -238,7 +238,7 @@ def _unavailable(stats: ExtractStats, client: HubSpotClient, refusal: str) -> Ex
     label, _, _, needs = OPTIONAL_APIS[stats.stream]
     stats.mode, stats.unavailable = "unavailable", f"{label}: {refusal} ({label} needs {needs})"
     stats.requests = client.requests_sent
-    log.info("events stream skipped: %s", stats.unavailable)
+    log.info("%s stream skipped: %s", stats.stream, stats.unavailable)
     return stats
 
 
