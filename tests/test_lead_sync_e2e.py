@@ -324,6 +324,10 @@ def test_stage_history_begins_with_the_crms_own_lifecycle_history(sandbox, seede
     portal.update_object(
         "contacts", contact, {"lifecyclestage": "opportunity"}, updated_at=NOW - 10 * DAY
     )
+    # a stage no mapping seed knows: left out of the stage log, counted in the run summary
+    portal.update_object(
+        "contacts", seeded["unknown"], {"lifecyclestage": "other"}, updated_at=NOW - 5 * DAY
+    )
     history_sql = (
         "select observed_at, from_stage, to_stage, stage_entered_at, transition_source"
         " from marts.fct_lead_stage_history where contact_id = %s order by observed_at"
@@ -352,6 +356,7 @@ def test_stage_history_begins_with_the_crms_own_lifecycle_history(sandbox, seede
         ).fetchone()
     (history,) = [e for e in stats["extract"] if e["stream"] == "lifecycle_history"]
     assert history["quarantined"] == 0
+    assert stats["unmapped"] == {"lifecyclestage=other": 1}
 
 
 def test_a_failed_quality_gate_blocks_the_push(

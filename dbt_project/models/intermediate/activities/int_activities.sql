@@ -132,7 +132,35 @@ by_email as (
 
 ),
 
--- a reply: the contact's incoming email after an outgoing one to them
+engaged as (
+
+    select * from {{ ref('stg_hubspot__engagements') }}
+    where
+        not is_archived
+        {% if is_incremental() %}and loaded_at > (select loaded_at from load_watermark){% endif %}
+
+),
+
+-- when each contact with an incoming email here was first sent one: an incoming email after
+-- it is a reply (one aggregate, not a search of every engagement per incoming email)
+first_sent as (
+
+    select
+        sent.contact_id,
+        min(sent.occurred_at) as first_sent_at
+    from {{ ref('stg_hubspot__engagements') }} as sent
+    where
+        sent.engagement_type = 'emails'
+        and sent.direction = 'outgoing'
+        and not sent.is_archived
+        and sent.contact_id in (
+            select engaged.contact_id from engaged
+            where engaged.engagement_type = 'emails' and engaged.direction = 'incoming'
+        )
+    group by sent.contact_id
+
+),
+
 engagements as (
 
     select
@@ -147,20 +175,12 @@ engagements as (
             'direction', engaged.direction,
             'status', engaged.status,
             'owner_id', engaged.owner_id,
-            'is_reply', engaged.engagement_type = 'emails' and engaged.direction = 'incoming' and exists (
-                select from {{ ref('stg_hubspot__engagements') }} as sent
-                where
-                    sent.contact_id = engaged.contact_id
-                    and sent.engagement_type = 'emails'
-                    and sent.direction = 'outgoing'
-                    and sent.occurred_at < engaged.occurred_at
-            )
+            'is_reply', engaged.engagement_type = 'emails' and engaged.direction = 'incoming'
+            and engaged.occurred_at > coalesce(first_sent.first_sent_at, 'infinity')
         )) as attributes,
         engaged.loaded_at
-    from {{ ref('stg_hubspot__engagements') }} as engaged
-    where
-        not engaged.is_archived
-        {% if is_incremental() %}and engaged.loaded_at > (select loaded_at from load_watermark){% endif %}
+    from engaged
+    left join first_sent on engaged.contact_id = first_sent.contact_id
 
 ),
 
