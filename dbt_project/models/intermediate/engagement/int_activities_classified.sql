@@ -7,9 +7,10 @@
     One thing seen twice counts once: a portal with events v3 shows a form submission both as an
     e_submitted_form event and in the forms API, an email open in events v3 and the email events
     API. Such rows share a dedupe_key (contact, activity type, occurred_at, form) but come from
-    different source types; the rows of one source type only are kept (those classified first,
-    or in one build the first source type by name). Rows of the same source type are never
-    twins: two submissions of one form in one millisecond both count.
+    different source types; the rows of one source type only count (those classified first, or
+    in one build the first source type by name), the others are kept marked is_duplicate with
+    no activity_key, so they score nothing and the load watermark passes them. Rows of the
+    same source type are never twins: two submissions of one form in one millisecond both count.
     The watermark is strict (`>`): a load commits its rows at once with one `_loaded_at`, and loads and
     builds never overlap (the DAG runs one at a time), so rows at the watermark were all seen already.
     The unique index stands in for a `unique` test that would rescan every event on every build.
@@ -165,11 +166,14 @@ kept_sources as (
 
 ),
 
+-- a row is a duplicate when its key's rows of another source type were kept, in this build or
+-- before; duplicates are stored (unscored), so the load watermark passes them
 deduplicated as (
 
     select
         matched.*,
-        null::text as dedupe_key
+        null::text as dedupe_key,
+        false as is_duplicate
     from matched
     where
         matched.activity_type not in (select repeatable_types.activity_type from repeatable_types)
@@ -177,18 +181,22 @@ deduplicated as (
 
     union all
 
-    select keyed.*
+    select
+        keyed.*,
+        (
+            keyed.source_type != kept_sources.source_type
+            {% if is_incremental() %}
+                or exists (
+                    select from {{ this }} as stored
+                    where
+                        stored.dedupe_key = keyed.dedupe_key
+                        and stored.source_type != keyed.source_type
+                        and not stored.is_duplicate
+                )
+            {% endif %}
+        ) as is_duplicate
     from keyed
-    inner join kept_sources
-        on
-            keyed.dedupe_key = kept_sources.dedupe_key
-            and keyed.source_type = kept_sources.source_type
-    {% if is_incremental() %}
-        where not exists (
-                select from {{ this }} as stored
-                where stored.dedupe_key = keyed.dedupe_key and stored.source_type != keyed.source_type
-            )
-    {% endif %}
+    inner join kept_sources on keyed.dedupe_key = kept_sources.dedupe_key
 
 ),
 
@@ -200,15 +208,17 @@ final as (
         deduplicated.activity_type,
         deduplicated.source_type,
         deduplicated.occurred_at,
-        deduplicated.activity_key,
+        case when not deduplicated.is_duplicate then deduplicated.activity_key end as activity_key,
         deduplicated.label,
         deduplicated.points,
         deduplicated.cap_points,
         coalesce(deduplicated.decays, false) as decays,
-        coalesce(deduplicated.is_hand_raise, false) as is_hand_raise,
-        coalesce(deduplicated.counts_as_engagement, false) as counts_as_engagement,
+        coalesce(deduplicated.is_hand_raise and not deduplicated.is_duplicate, false) as is_hand_raise,
+        coalesce(deduplicated.counts_as_engagement and not deduplicated.is_duplicate, false)
+            as counts_as_engagement,
         deduplicated.disqualification_reason,
         deduplicated.dedupe_key,
+        deduplicated.is_duplicate,
         settings.rules_hash,
         deduplicated.loaded_at
     from deduplicated
