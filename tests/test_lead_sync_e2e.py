@@ -482,7 +482,7 @@ def test_a_merge_in_the_crm_brings_the_old_contacts_activity_to_the_survivor(
         owners = dict(
             conn.execute(
                 "select contact_id, count(*) from intermediate.int_activities_classified"
-                " where contact_id in (%s, %s) group by contact_id",
+                " where contact_id in (%s, %s) and not is_duplicate group by contact_id",
                 (survivor, merged),
             ).fetchall()
         )
