@@ -32,6 +32,8 @@ from hubspot.crm.contacts import (
     SimplePublicObjectId,
     SimplePublicObjectInput,
 )
+from hubspot.crm.lists import ApiException as ListsApiException
+from hubspot.crm.lists import ListCreateRequest, MembershipChangeRequest
 from hubspot.crm.objects.calls import ApiException as CallsApiException
 from hubspot.crm.objects.calls import (
     AssociationSpec,
@@ -39,6 +41,17 @@ from hubspot.crm.objects.calls import (
     PublicObjectId,
     SimplePublicObjectInputForCreate,
 )
+from hubspot.crm.objects.notes import AssociationSpec as NotesAssociationSpec
+from hubspot.crm.objects.notes import (
+    BatchInputSimplePublicObjectBatchInputForCreate as NotesBatchCreate,
+)
+from hubspot.crm.objects.notes import PublicAssociationsForObject as NotesAssociations
+from hubspot.crm.objects.notes import PublicObjectId as NotesObjectId
+from hubspot.crm.objects.notes import SimplePublicObjectBatchInputForCreate as NotesInput
+from hubspot.crm.objects.tasks import AssociationSpec as TasksAssociationSpec
+from hubspot.crm.objects.tasks import PublicAssociationsForObject as TasksAssociations
+from hubspot.crm.objects.tasks import PublicObjectId as TasksObjectId
+from hubspot.crm.objects.tasks import SimplePublicObjectInputForCreate as TasksInput
 from hubspot.crm.properties import ApiException as PropertyApiException
 from hubspot.crm.properties import OptionInput, PropertyCreate
 from hubspot.events import ApiException as EventsApiException
@@ -723,3 +736,124 @@ def test_stage_dates_are_calculated_read_only_properties(seeded: Sandbox) -> Non
         )
     assert refused.value.status == 400
     assert json.loads(refused.value.body)["errors"][0]["code"] == "READ_ONLY_VALUE"
+
+
+def test_notes_and_tasks_batch_created_on_a_contact(seeded: Sandbox) -> None:
+    """Hand-off notes and tasks: batch created with their association to the contact (note 202,
+    task 204), read back through the contact's associations; a note body past HubSpot's
+    65,536 characters is refused for its input alone (207)."""
+    client = sdk(seeded)
+
+    def to_contact(type_id: int) -> list[NotesAssociations]:
+        spec = NotesAssociationSpec(
+            association_category="HUBSPOT_DEFINED", association_type_id=type_id
+        )
+        return [NotesAssociations(to=NotesObjectId(id="1"), types=[spec])]
+
+    notes = client.crm.objects.notes.batch_api.create(
+        NotesBatchCreate(
+            inputs=[
+                NotesInput(
+                    properties={
+                        "hs_timestamp": "2026-10-30T09:00:00.000Z",
+                        "hs_note_body": "<p>Why now: demo request</p><p>leadflow ref 1-sql-x</p>",
+                        "hubspot_owner_id": "101",
+                    },
+                    associations=to_contact(202),
+                )
+            ]
+        )
+    )
+    (note,) = notes.results
+    assert "leadflow ref 1-sql-x" in note.properties["hs_note_body"]
+    task = client.crm.objects.tasks.basic_api.create(
+        TasksInput(
+            properties={
+                "hs_timestamp": "2026-10-30T17:00:00.000Z",
+                "hs_task_subject": "Follow up SQL",
+                "hs_task_status": "NOT_STARTED",
+                "hs_task_priority": "HIGH",
+            },
+            associations=[
+                TasksAssociations(
+                    to=TasksObjectId(id="1"),
+                    types=[
+                        TasksAssociationSpec(
+                            association_category="HUBSPOT_DEFINED", association_type_id=204
+                        )
+                    ],
+                )
+            ],
+        )
+    )
+    linked = client.crm.associations.v4.batch_api.get_page(
+        "contacts",
+        "notes",
+        BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id="1")]
+        ),
+    )
+    assert [str(t.to_object_id) for t in linked.results[0].to] == [note.id]
+    read = client.crm.objects.tasks.basic_api.get_by_id(
+        task.id, properties=["hs_task_subject"], associations=["contacts"]
+    )
+    assert read.properties["hs_task_subject"] == "Follow up SQL"
+    assert [a.id for a in read.associations["contacts"].results] == ["1"]
+
+    link = {
+        "to": {"id": "1"},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}],
+    }
+    at = "2026-10-30T09:00:00.000Z"
+    response = seeded.http.post(
+        "/crm/v3/objects/notes/batch/create",
+        json={
+            "inputs": [
+                {
+                    "properties": {"hs_timestamp": at, "hs_note_body": "x" * 65_537},
+                    "associations": [link],
+                },
+                {"properties": {"hs_timestamp": at, "hs_note_body": "ok"}, "associations": [link]},
+            ]
+        },
+    )
+    assert response.status_code == 207
+    body = response.json()
+    assert len(body["results"]) == 1 and body["errors"][0]["context"] == {"inputIndex": ["0"]}
+    assert "65536" in body["errors"][0]["message"]
+
+
+def test_static_lists_take_memberships_as_hubspot_answers(seeded: Sandbox) -> None:
+    """A MANUAL list: add and remove in one request; HubSpot's answer names what it added
+    (`recordsIdsAdded`), removed and could not find, and ignores ids already in or out; a
+    DYNAMIC list refuses membership writes."""
+    lists = sdk(seeded).crm.lists
+    created = lists.lists_api.create(
+        ListCreateRequest(name="leadflow nurture", object_type_id="0-1", processing_type="MANUAL")
+    )
+    list_id = created.list.list_id
+    assert created.list.processing_type == "MANUAL"
+    first = lists.memberships_api.add_and_remove(
+        list_id,
+        MembershipChangeRequest(record_ids_to_add=["1", "2", "999999"], record_ids_to_remove=[]),
+    )
+    assert first.records_ids_added == ["1", "2"] and first.record_ids_missing == ["999999"]
+    second = lists.memberships_api.add_and_remove(
+        list_id, MembershipChangeRequest(record_ids_to_add=["1"], record_ids_to_remove=["2", "3"])
+    )
+    assert second.records_ids_added == [] and second.record_ids_removed == ["2"]
+    page = lists.memberships_api.get_page(list_id)
+    assert [m.record_id for m in page.results] == ["1"]
+    assert lists.lists_api.get_by_id(list_id).list.size == 1
+    by_name = lists.lists_api.get_by_name("leadflow nurture", "0-1")
+    assert by_name.list.list_id == list_id
+
+    dynamic = lists.lists_api.create(
+        ListCreateRequest(name="everyone", object_type_id="0-1", processing_type="DYNAMIC")
+    )
+    with pytest.raises(ListsApiException) as refused:
+        lists.memberships_api.add_and_remove(
+            dynamic.list.list_id,
+            MembershipChangeRequest(record_ids_to_add=["1"], record_ids_to_remove=[]),
+        )
+    assert refused.value.status == 400 and "MANUAL or SNAPSHOT" in refused.value.body

@@ -35,6 +35,9 @@ from leadflow.sources.hubspot.sandbox.values import (
     normalize_type,
 )
 
+# "The note's text content, limited to 65,536 characters" (HubSpot's notes guide).
+NOTE_BODY_LIMIT = 65_536
+
 
 def _record_error(err: ApiError, key: str, idents: list[str]) -> dict[str, Any]:
     return {
@@ -207,6 +210,8 @@ class ObjectsApi(PortalState):
         values = self._validate_write(t, None, item.get("properties") or {})
         if t in ENGAGEMENT_TYPES and not values.get("hs_timestamp"):
             raise _invalid(f"hs_timestamp is required to create {t}: it places the activity")
+        if t == "notes" and len(values.get("hs_note_body") or "") > NOTE_BODY_LIMIT:
+            raise _invalid(f"hs_note_body is limited to {NOTE_BODY_LIMIT} characters")
         links = self._input_links(t, item.get("associations") or [])
         self._check_unique(t, None, values)
         now = self._now_ms()

@@ -9,7 +9,7 @@ server threads and test helpers can share one portal safely.
 This module composes :class:`Portal` and holds its trusted test helpers. The state and the
 internal operations every endpoint shares are in ``state.py``, the endpoints by resource in
 ``objects.py``, ``search.py``, ``properties_api.py``, ``schemas.py``, ``owners.py``,
-``associations.py``, ``events.py``, ``forms.py`` and ``email_events.py``, the shared
+``associations.py``, ``events.py``, ``forms.py``, ``email_events.py`` and ``lists.py``, the shared
 vocabulary in ``values.py``, ``properties.py`` and ``records.py``, and the generator behind
 :meth:`Portal.generate` in ``synthetic.py``.
 """
@@ -23,6 +23,7 @@ from leadflow.sources.hubspot.sandbox.associations import AssociationsApi
 from leadflow.sources.hubspot.sandbox.email_events import EmailEventsApi
 from leadflow.sources.hubspot.sandbox.events import EventsApi
 from leadflow.sources.hubspot.sandbox.forms import FormsApi
+from leadflow.sources.hubspot.sandbox.lists import ListsApi
 from leadflow.sources.hubspot.sandbox.objects import ObjectsApi
 from leadflow.sources.hubspot.sandbox.owners import OwnersApi
 from leadflow.sources.hubspot.sandbox.properties_api import PropertiesApi
@@ -44,6 +45,7 @@ class Portal(
     EventsApi,
     FormsApi,
     EmailEventsApi,
+    ListsApi,
 ):
     """One HubSpot account's CRM state plus HubSpot's API semantics over it.
 

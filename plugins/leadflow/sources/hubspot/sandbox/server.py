@@ -169,6 +169,7 @@ class SandboxApp:
         prop = f"/crm/v3/properties/(?P<type>{_SEGMENT})"
         v4 = f"/crm/v4/objects/(?P<type>{_SEGMENT})/(?P<id>{_SEGMENT})/associations"
         submit = "/submissions/v3/integration/submit"
+        lists = f"/crm/v3/lists/(?P<id>{_SEGMENT})"
         table: list[tuple[str, str, Handler]] = [
             ("GET", obj, self._list_objects),
             ("POST", obj, lambda r: self.portal.create_object(r.params["type"], r.body)),
@@ -223,6 +224,25 @@ class SandboxApp:
                     r.params["type"], r.params["to"], r.body
                 ),
             ),
+            ("POST", "/crm/v3/lists", lambda r: self.portal.create_list(r.body)),
+            ("GET", f"{lists}", lambda r: self.portal.get_list(r.params["id"])),
+            (
+                "GET",
+                f"/crm/v3/lists/object-type-id/(?P<otid>{_SEGMENT})/name/(?P<name>{_SEGMENT})",
+                lambda r: self.portal.get_list_by_name(r.params["otid"], unquote(r.params["name"])),
+            ),
+            (
+                "PUT",
+                f"{lists}/memberships/add",
+                lambda r: self.portal.change_memberships(r.params["id"], r.body, None),
+            ),
+            (
+                "PUT",
+                f"{lists}/memberships/remove",
+                lambda r: self.portal.change_memberships(r.params["id"], None, r.body),
+            ),
+            ("PUT", f"{lists}/memberships/add-and-remove", self._change_memberships),
+            ("GET", f"{lists}/memberships", self._list_memberships),
             ("GET", "/marketing/v3/forms", self._list_forms),
             (
                 "GET",
@@ -362,6 +382,17 @@ class SandboxApp:
             "archive": self.portal.batch_archive,
         }
         return reads[op](t, r.body)
+
+    def _change_memberships(self, r: Request) -> Reply:
+        body = r.body if isinstance(r.body, dict) else {}
+        return self.portal.change_memberships(
+            r.params["id"], body.get("recordIdsToAdd"), body.get("recordIdsToRemove")
+        )
+
+    def _list_memberships(self, r: Request) -> Reply:
+        return self.portal.list_memberships(
+            r.params["id"], limit=r.query.integer("limit", 100), after=r.query.text("after")
+        )
 
     def _list_owners(self, r: Request) -> Reply:
         return self.portal.list_owners(

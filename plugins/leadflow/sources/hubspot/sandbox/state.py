@@ -101,6 +101,10 @@ class PortalState:
         self._forms: dict[str, Form] = {}
         self._submissions: dict[str, list[Event]] = {}
         self._email_events: list[Event] = []
+        # Lists (lists.py): definitions by id, and each list's members (record id -> joined ms).
+        self._lists: dict[int, dict[str, Any]] = {}
+        self._list_members: dict[int, dict[int, int]] = {}
+        self._next_list_id = 1
         self._version = 0
         self._search_cache: dict[str, tuple[int, list[int]]] = {}
 
