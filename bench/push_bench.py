@@ -45,7 +45,12 @@ MART_DDL = """
         contact_id bigint, email text, leadflow_stage text, lifecyclestage text,
         current_lifecyclestage text, leadflow_score integer, fit_score integer,
         engagement_score integer, leadflow_fit_grade text, leadflow_reasons text,
-        leadflow_stage_entered_at timestamptz, disqualification_reason text
+        leadflow_stage_entered_at timestamptz, leadflow_stage_reason text,
+        disqualification_reason text, handoff_note_key text
+    );
+    create table marts.crm_handoff_notes (
+        contact_id bigint, note_key text, owner_id bigint, sql_entered_at timestamptz,
+        note_body text, task_subject text, task_body text, task_due_at timestamptz
     )
 """
 STAGES = [("mql", "marketingqualifiedlead"), ("sql", "salesqualifiedlead"), ("lead", "lead")]
@@ -67,7 +72,8 @@ def build(pg: PostgresSettings, portal: Portal, rows: int) -> None:
                 copy.write_row(
                     [cid, f"p{i}@bench.example", stage, life, "lead", score, score, score,
                      "ABCD"[i % 4], f"+{score} demo request (2026-11-20); -5 free-mail domain",
-                     NOW - timedelta(hours=i % 48), None]
+                     NOW - timedelta(hours=i % 48), f"{stage.upper()}: score {score} >= 50", None,
+                     None]
                 )  # fmt: skip
 
 

@@ -204,7 +204,7 @@ def test_lead_sync_qualifies_pushes_and_a_rerun_pushes_nothing(sandbox, seeded, 
     assert stats["push"]["pushed"] == len(ids)
     assert stats["push"]["sql_pushed"] == 2
     assert stats["unattributed"] == {"email_event:OPEN": 1}
-    assert checks == (True, 4)  # 3 GX suites + the volume circuit breaker verdict
+    assert checks == (True, 5)  # 4 GX suites + the volume circuit breaker verdict
 
     sent_before = _updates_sent(sandbox)
     rerun = run_lead_sync(NOW)
@@ -270,7 +270,8 @@ def test_the_sql_first_touch_is_the_owners_first_call_meeting_or_email_after_sql
     first touch is the owner's first call, meeting or outgoing email after the contact became
     an SQL; the contact's own reply and a note do not count. A call tied to no contact is
     loaded, counted, and scores nothing."""
-    assert run_lead_sync(NOW).state == "success"
+    first = run_lead_sync(NOW)
+    assert first.state == "success"
     portal, contact = sandbox.portal, seeded["hand_raiser"]
     owner = portal.add_owner("ae@example.com", "Ann", "Exec")
 
@@ -304,13 +305,19 @@ def test_the_sql_first_touch_is_the_owners_first_call_meeting_or_email_after_sql
             " where contact_id = %s and sla_type = 'sql_first_touch'",
             (contact,),
         ).fetchone()
-        (stats,) = conn.execute(
-            "select stats from leadflow.runs where run_id = %s", (dag_run.run_id,)
-        ).fetchone()
+        first_stats, stats = (
+            conn.execute(
+                "select stats from leadflow.runs where run_id = %s", (run.run_id,)
+            ).fetchone()[0]
+            for run in (first, dag_run)
+        )
     # SQL since its demo request two days ago; first touched 40 minutes past NOW: late
     assert sla == (NOW - 2 * DAY, NOW + timedelta(minutes=40), "breached")
+    # the five logged here, and the hand-off notes the first run wrote (read back as notes)
     (engagements,) = [e for e in stats["extract"] if e["stream"] == "engagements"]
-    assert engagements["received"] == 5 and engagements["unlinked"] == 1
+    notes_written = first_stats["push"]["notes_written"]
+    assert notes_written > 0
+    assert engagements["received"] == 5 + notes_written and engagements["unlinked"] == 1
 
 
 def test_stage_history_begins_with_the_crms_own_lifecycle_history(sandbox, seeded, connections):
@@ -400,7 +407,8 @@ CORRUPT_SQL = """
     end $$;
     create temp table dup as
         select * from marts.crm_outgoing_contacts where leadflow_stage = 'sql' limit 1;
-    update dup set leadflow_stage = 'mql', lifecyclestage = 'marketingqualifiedlead';
+    update dup set leadflow_stage = 'mql', lifecyclestage = 'marketingqualifiedlead',
+        leadflow_stage_reason = 'MQL: score 80', handoff_note_key = null;
     insert into marts.crm_outgoing_contacts select * from dup;
     update marts.crm_outgoing_contacts set leadflow_score = 250 where leadflow_stage = 'suspect';
     update marts.crm_outgoing_contacts set leadflow_reasons = repeat('+1 page view; ', 40)
@@ -441,7 +449,7 @@ def test_a_corrupted_mart_trips_the_gate_nothing_reaches_the_crm_and_ops_are_ale
     assert f"Run: {dag_run.run_id}" in text
     # 2 duplicate ids, 1 score out of range, 1 reasons text too long, 1 contact MQL and SQL
     assert "Rows: 5" in text
-    assert "no contact both MQL and SQL" in text and "reason code: 1 bad rows" in text
+    assert "no contact both MQL and SQL" in text and "note planned: 1 bad rows" in text
     assert "leadflow_score" in text
     assert "expect_column_value_lengths_to_be_between on leadflow_reasons: 1 bad rows" in text
     assert f"leadflow.quality_results where run_id = '{dag_run.run_id}'" in text
@@ -479,14 +487,18 @@ def test_a_merge_in_the_crm_brings_the_old_contacts_activity_to_the_survivor(
     assert "demo request" in after["leadflow_reasons"].lower()
     assert int(after["leadflow_score"]) > int(before["leadflow_score"])
     with connect(connections) as conn:
-        owners = dict(
-            conn.execute(
-                "select contact_id, count(*) from intermediate.int_activities_classified"
+        owners = {
+            contact_id: (scoring, kept)
+            for contact_id, scoring, kept in conn.execute(
+                "select contact_id, count(activity_type), count(*)"
+                " from intermediate.int_activities_classified"
                 " where contact_id in (%s, %s) and not is_duplicate group by contact_id",
                 (survivor, merged),
-            ).fetchall()
-        )
-    assert owners == {survivor: 4}  # the demo request and three pricing-page views
+            )
+        }
+    # the demo request and three pricing-page views, and the hand-off note the first hour
+    # wrote on the hand-raiser (a note: kept, of no activity type, scores nothing)
+    assert owners == {survivor: (4, 5)}
 
 
 def test_the_push_sends_only_what_the_gate_validated(sandbox, seeded, connections, monkeypatch):
@@ -526,7 +538,8 @@ def test_the_push_sends_only_what_the_gate_validated(sandbox, seeded, connection
 EVERYONE_SQL = """
     update marts.crm_outgoing_contacts
     set leadflow_stage = 'sql', lifecyclestage = 'salesqualifiedlead',
-        disqualification_reason = null
+        disqualification_reason = null, leadflow_stage_reason = 'SQL: a rules bug',
+        handoff_note_key = coalesce(handoff_note_key, contact_id || '-sql-bug')
 """
 
 

@@ -38,7 +38,12 @@ MART_DDL = """
         contact_id bigint, email text, leadflow_stage text, lifecyclestage text,
         current_lifecyclestage text, leadflow_score integer, fit_score integer,
         engagement_score integer, leadflow_fit_grade text, leadflow_reasons text,
-        leadflow_stage_entered_at timestamptz, disqualification_reason text
+        leadflow_stage_entered_at timestamptz, leadflow_stage_reason text,
+        disqualification_reason text, handoff_note_key text
+    );
+    create table marts.crm_handoff_notes (
+        contact_id bigint, note_key text, owner_id bigint, sql_entered_at timestamptz,
+        note_body text, task_subject text, task_body text, task_due_at timestamptz
     )
 """
 STAGE_TO_LIFECYCLE = {
@@ -54,6 +59,7 @@ PROPS = [
     "leadflow_fit_grade",
     "leadflow_reasons",
     "leadflow_stage_entered_at",
+    "leadflow_stage_reason",
 ]
 
 
@@ -111,6 +117,7 @@ def _row(cid: int, stage: str = "mql", score: int = 50, **over: Any) -> dict[str
         "leadflow_fit_grade": "B",
         "leadflow_reasons": f"+{score} demo request",
         "leadflow_stage_entered_at": NOW - timedelta(hours=1),
+        "leadflow_stage_reason": f"{stage.upper()}: score {score} >= 50",
         "disqualification_reason": None,
     }
     return {**row, **over}

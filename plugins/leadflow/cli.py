@@ -322,6 +322,11 @@ def _summary(
             f"pushed to CRM: {push.pushed} contacts ({push.sql_pushed} SQLs){restored},"
             f" {push.failed} rejected"
         )
+        lines.append(
+            f"  hand-off notes {push.notes_written}, tasks {push.tasks_written}; nurture list"
+            f" +{push.nurture_added} -{push.nurture_removed}; {push.requests} requests"
+            f" in {push.seconds:.1f} s"
+        )
     if checks:
         passed = sum(1 for c in checks if c[1])
         lines.append(
@@ -466,7 +471,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     _airflow_env(verbose=False)
     pg = _connections()
     try:
-        plans = plan.plan(pg, sources.crm())
+        crm = sources.crm()
+        plans = plan.plan(pg, crm)
+        planned = plan.writes(pg, crm)
     except psycopg.errors.UndefinedTable:
         _err("the outgoing list (marts.crm_outgoing_contacts) is not built yet: `leadflow run`")
         return EXIT_FAILED
@@ -481,9 +488,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
             }
             for p in plans[: args.limit or None]
         ]
-        print(json.dumps(rows, indent=2, default=str))
+        writes = {
+            "activities": [
+                {"kind": a.kind, "contact_id": a.contact_id, "key": a.key, "at": a.at}
+                for a in planned.activities
+            ],
+            "nurture_list": planned.list_id or None,
+            "nurture_add": planned.nurture.add,
+            "nurture_remove": planned.nurture.remove,
+        }
+        print(json.dumps({"contacts": rows, **writes}, indent=2, default=str))
     else:
         print(plan.format_plan(plans, limit=args.limit or None))
+        print(plan.format_writes(planned, limit=args.limit or None))
     return EXIT_OK
 
 

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-OUTGOING_SUITE = "crm_outgoing_contacts"
+# The blocking suites over what the push writes (quality.OUTGOING_RELATIONS).
+OUTGOING_SUITES = ("crm_outgoing_contacts", "crm_handoff_notes")
 
 
 def fail_fast(step: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -106,14 +107,14 @@ def validate_outgoing(ctx: RunContext, force_push: bool = False) -> dict[str, An
     pg = postgres_settings()
     try:
         with quality.outgoing_locked(pg) as conn:
-            suite = quality.validate(pg, OUTGOING_SUITE, ctx.run_id)
+            suites = {s: quality.validate(pg, s, ctx.run_id).success for s in OUTGOING_SUITES}
             verdict = quality.check_volume(pg, ctx.run_id, force=force_push)
             quality.seal_outgoing(conn, ctx.run_id)
     except quality.QualityGateFailed as exc:
         alerts.send(alerts.gate_failed(ctx.run_id, exc), pg)
         raise
     return {
-        OUTGOING_SUITE: suite.success,
+        **suites,
         quality.BREAKER_SUITE: {
             "changed": verdict.changed,
             "new_sql": verdict.new_sql,
@@ -129,7 +130,12 @@ def push_back(ctx: RunContext, dry_run: bool = False) -> dict[str, Any]:
     pg, crm = postgres_settings(), sources.crm()
     if dry_run:
         plans = plan.plan(pg, crm)
-        log.info("dry run, nothing sent:\n%s", plan.format_plan(plans, limit=500))
+        planned = plan.writes(pg, crm)
+        log.info(
+            "dry run, nothing sent:\n%s\n%s",
+            plan.format_plan(plans, limit=500),
+            plan.format_writes(planned, limit=500),
+        )
         actions = [p.action for p in plans]
         counts = {a: actions.count(a) for a in ("create", "update", "skip")}
         return DryRunStats(**counts).as_dict()

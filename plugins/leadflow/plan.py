@@ -21,9 +21,10 @@ from typing import Any
 
 import psycopg
 
+from leadflow import handoff, nurture
 from leadflow.db import open_connection
 from leadflow.settings import PostgresSettings, PushOptions, read
-from leadflow.sources import Crm, CrmSession, PushPlan
+from leadflow.sources import Activity, Crm, CrmSession, PushPlan
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,18 @@ OUTGOING = (
     "leadflow_fit_grade",
     "leadflow_reasons",
     "leadflow_stage_entered_at",
+    "leadflow_stage_reason",
 )
 
 
 def outgoing_values(
-    stage: str, score: str, grade: str, reasons: str, entered_at: str, extra: str = ""
+    stage: str,
+    score: str,
+    grade: str,
+    reasons: str,
+    entered_at: str,
+    stage_reason: str,
+    extra: str = "",
 ) -> str:
     """SQL building leadflow's properties as the push writes them (text, timestamps in UTC
     with milliseconds): for the outgoing list, and for what the CRM holds, so that the two
@@ -49,7 +57,8 @@ def outgoing_values(
             'leadflow_fit_grade', {grade},
             'leadflow_reasons', {reasons},
             'leadflow_stage_entered_at',
-                to_char({entered_at} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'){extra}
+                to_char({entered_at} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+            'leadflow_stage_reason', {stage_reason}{extra}
         ))"""
 
 
@@ -60,6 +69,7 @@ _DESIRED_PROPERTIES = outgoing_values(
     "leadflow_fit_grade",
     "leadflow_reasons",
     "leadflow_stage_entered_at",
+    "leadflow_stage_reason",
     extra=", 'lifecyclestage', lifecyclestage",
 )
 DESIRED_SQL = f"""
@@ -294,6 +304,55 @@ def _recreated(conn: psycopg.Connection, versions: dict[str, str]) -> tuple[str,
 
 
 # -- the dry run -------------------------------------------------------------------------------
+
+
+@dataclass
+class Writes:
+    """What a push would write besides the contacts' properties: the new SQLs' hand-off notes
+    and tasks, and the nurture list's changes (an empty list id: no nurture list)."""
+
+    activities: list[Activity]
+    list_id: str
+    nurture: nurture.Changes
+
+
+def writes(pg: PostgresSettings, crm: Crm, options: PushOptions | None = None) -> Writes:
+    """The notes, tasks and list changes the next push would write. Writes nothing."""
+    options = options or push_options(crm)
+    with open_connection(pg) as conn:
+        activities = [a for kind in handoff.kinds(options) for a in handoff.pending(conn, kind)]
+        changes = (
+            nurture.changes(conn, options.nurture_list_id)
+            if options.nurture_list_id
+            else nurture.Changes()
+        )
+    return Writes(activities, options.nurture_list_id, changes)
+
+
+def format_writes(planned: Writes, limit: int | None = None) -> str:
+    """The notes, tasks and memberships for a person: one line each, then the counts."""
+    lines = []
+    for a in planned.activities[:limit] if limit else planned.activities:
+        what = f"task due {a.at:%Y-%m-%d %H:%M}" if a.kind == "task" else "hand-off note"
+        owner = f", owner {a.owner_id}" if a.owner_id is not None else ""
+        lines.append(f"{a.kind:<6} contact {a.contact_id}  {what} ({a.ref}{owner})")
+    if planned.list_id:
+        for cid in planned.nurture.add[:limit] if limit else planned.nurture.add:
+            lines.append(f"list   contact {cid}  add to nurture list {planned.list_id}")
+        for cid in planned.nurture.remove[:limit] if limit else planned.nurture.remove:
+            lines.append(f"list   contact {cid}  remove from nurture list {planned.list_id}")
+    notes = sum(1 for a in planned.activities if a.kind == "note")
+    lines.append(
+        f"{notes} hand-off notes, {len(planned.activities) - notes} tasks"
+        + (
+            f"; nurture list {planned.list_id}: {len(planned.nurture.add)} to add, "
+            f"{len(planned.nurture.remove)} to remove"
+            if planned.list_id
+            else "; no nurture list set (nurture_list_id)"
+        )
+        + "; nothing was written"
+    )
+    return "\n".join(lines)
 
 
 def plan(pg: PostgresSettings, crm: Crm, options: PushOptions | None = None) -> list[PushPlan]:

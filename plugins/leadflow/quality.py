@@ -218,9 +218,15 @@ def _record(pg: PostgresSettings, run_id: str, result: SuiteResult) -> None:
 
 # -- what the push may send: the outgoing list as validated -----------------------------------
 
+# What the push writes: the outgoing list and the hand-off notes (their rows hashed together).
+OUTGOING_RELATIONS = ("marts.crm_outgoing_contacts", "marts.crm_handoff_notes")
 OUTGOING_FINGERPRINT_SQL = """
-    select count(*), coalesce(sum(('x' || left(md5(t::text), 16))::bit(64)::bigint), 0)
-    from marts.crm_outgoing_contacts as t
+    select count(*), coalesce(sum(('x' || left(md5(t.row), 16))::bit(64)::bigint), 0)
+    from (
+        select o::text as row from marts.crm_outgoing_contacts as o
+        union all
+        select n::text from marts.crm_handoff_notes as n
+    ) as t
 """
 
 
@@ -248,7 +254,7 @@ def outgoing_locked(pg: PostgresSettings) -> Iterator[psycopg.Connection]:
     with connect(pg) as conn:
         conn.execute("set local lock_timeout = '60s'")
         try:
-            conn.execute("lock table marts.crm_outgoing_contacts in share mode")
+            conn.execute(f"lock table {', '.join(OUTGOING_RELATIONS)} in share mode")
         except psycopg.errors.LockNotAvailable as exc:
             raise QualityGateFailed(
                 "marts.crm_outgoing_contacts is being written by another session (a dbt build "

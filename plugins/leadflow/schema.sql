@@ -88,6 +88,28 @@ create table if not exists leadflow.push_inflight (
     payload jsonb not null,
     marked_at timestamptz not null default now()
 );
+-- Notes and tasks written on contacts' timelines, one per key ("note:<note_key>"). A row without
+-- object_id is unconfirmed: marked before its batch was sent, by a run that died or heard an
+-- error; the next push looks for it in the CRM (by the reference line in its body) before
+-- writing it again, so each is written once.
+create table if not exists leadflow.crm_activities (
+    activity_key text primary key,
+    kind text not null,
+    contact_id bigint not null,
+    object_id text,
+    error text,
+    run_id text not null,
+    marked_at timestamptz not null default now(),
+    written_at timestamptz
+);
+-- The contacts leadflow put in a CRM list (the nurture list), as the CRM last confirmed.
+create table if not exists leadflow.list_members (
+    list_id text not null,
+    contact_id bigint not null,
+    added_at timestamptz not null default now(),
+    run_id text not null,
+    primary key (list_id, contact_id)
+);
 -- Why a row was sent the way it was (lifecycle decision, dropped properties, upsert by email).
 alter table leadflow.push_log add column if not exists note text;
 create index if not exists push_log_run_idx on leadflow.push_log (run_id);

@@ -1,5 +1,7 @@
 """The push, sent: the planned contacts (leadflow.plan) written to the CRM in batches, each
-row's outcome recorded, and a killed run's batches recovered instead of sent twice.
+row's outcome recorded, and a killed run's batches recovered instead of sent twice; then the
+new SQLs' hand-off notes (leadflow.handoff) and the nurture list's changes (leadflow.nurture),
+from the same validated snapshot.
 
 A batch is marked in `leadflow.push_inflight` before it is sent and unmarked in the transaction
 that records its outcome. Rows still marked at the start of a run were sent by a run that died
@@ -19,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from leadflow import handoff, nurture
 from leadflow.db import open_connection
 from leadflow.plan import changed, push_options, restore_drift
 from leadflow.quality import verify_validated
@@ -73,6 +76,11 @@ def push(
             if batch:
                 _submit(pool, pending, session, write, run_id, batch, options)
             _drain(pending, write, run_id, stats)
+        handoff.write(read, write, session, run_id, options, stats, crm.batch_size)
+        if options.nurture_list_id:
+            nurture.sync(
+                read, write, session, run_id, options.nurture_list_id, stats, crm.list_batch_size
+            )
         stats.requests = session.requests_sent
     stats.finish(time.monotonic() - started)
     log.info("push %s", stats.as_dict())

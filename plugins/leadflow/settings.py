@@ -373,6 +373,25 @@ class PushOptions:
         extra="lifecycle_reset_to",
         env="LEADFLOW_LIFECYCLE_RESET_TO",
     )
+    handoff_notes: bool = setting(
+        True,
+        "write one hand-off note on each contact that enters SQL (marts.crm_handoff_notes)",
+        extra="push_handoff_notes",
+        env="LEADFLOW_PUSH_HANDOFF_NOTES",
+    )
+    handoff_task: bool = setting(
+        False,
+        "also a follow-up task for the owner, due at the SQL first-touch SLA deadline",
+        extra="push_handoff_task",
+        env="LEADFLOW_PUSH_HANDOFF_TASK",
+    )
+    nurture_list_id: str = setting(
+        "",
+        "the CRM's static (manual) list recycled leads are added to on entering nurture and"
+        " removed from when they leave it; empty = none",
+        extra="nurture_list_id",
+        env="LEADFLOW_NURTURE_LIST_ID",
+    )
     workers: int = setting(
         4,
         "batches in flight at once, all inside the shared rate budget",

@@ -104,6 +104,13 @@ class PushStats:
     new_sql: int = 0
     restored: int = 0
     recreated_properties: list[str] = field(default_factory=list)
+    notes_written: int = 0
+    tasks_written: int = 0
+    activities_found: int = 0  # written by an earlier run that died before recording them
+    activities_failed: int = 0
+    nurture_added: int = 0
+    nurture_removed: int = 0
+    nurture_missing: int = 0
     batches: int = 0
     requests: int = 0
     seconds: float = 0.0

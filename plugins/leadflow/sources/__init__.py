@@ -65,6 +65,39 @@ class Outcome:
     cleared: int = 0
 
 
+@dataclass(frozen=True)
+class Activity:
+    """A note or task leadflow writes on a contact's timeline, once per key: the body carries the
+    line `leadflow ref <ref>`, by which a write a dead run made is found again."""
+
+    key: str  # "<kind>:<ref>", what leadflow.crm_activities records
+    kind: str  # "note" or "task"
+    ref: str  # the hand-off note_key
+    contact_id: int
+    owner_id: int | None
+    at: datetime  # where it sits on the timeline (a note) or when it is due (a task)
+    body: str
+    subject: str = ""
+
+
+@dataclass
+class ActivityOutcome:
+    """What the CRM said about one batch of activities: ids created and errors, by key."""
+
+    created: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ListChange:
+    """What the CRM did with one membership change: the ids it added and removed, and those it
+    ignored because it has no such record."""
+
+    added: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+
+
 class CrmSession(Protocol):
     """One push's (or dry run's) conversation with the CRM."""
 
@@ -90,11 +123,21 @@ class CrmSession(Protocol):
     def holds(self, name: str, sent: str, held: Any) -> bool:
         """Does `held` (read back) equal `sent`, as the CRM normalises that property?"""
 
+    def create_activities(self, batch: list[Activity]) -> ActivityOutcome:
+        """Write ≤ one batch of notes or tasks (one kind), each associated with its contact."""
+
+    def find_activities(self, batch: list[Activity]) -> dict[str, str]:
+        """Of ≤ one batch (one kind), those the CRM already has on their contact: key -> id."""
+
+    def change_list(self, list_id: str, add: list[int], remove: list[int]) -> ListChange:
+        """Add and remove contacts of a static list (≤ list_batch_size ids in all)."""
+
 
 class Crm(Protocol):
     """The write-back side of a source: the CRM the push writes to."""
 
     batch_size: int
+    list_batch_size: int  # contact ids per list membership change
     # A relation (dbt staging) with one row per contact as last read from the CRM: contact_id,
     # loaded_at, and one column per leadflow property holding the CRM's value of it.
     held_relation: str

@@ -76,7 +76,7 @@ bant_answers as (
             ('bant_need', contacts.bant_need),
             ('bant_timeframe', contacts.bant_timeframe)
         ) as answers (bant_field, answer)
-    where answers.answer = 'no'
+    where answers.answer in ('yes', 'no')
 
 ),
 
@@ -84,12 +84,20 @@ bant_outcomes as (
 
     select
         bant_answers.contact_id,
-        bool_or(bant_rules.blocks_sql_when_no) as bant_blocks_sql,
-        string_agg(bant_rules.label, ', ' order by bant_rules.bant_field) as bant_no_fields,
+        coalesce(bool_or(bant_rules.blocks_sql_when_no) filter (where bant_answers.answer = 'no'), false)
+            as bant_blocks_sql,
+        string_agg(bant_rules.label, ', ' order by bant_rules.bant_field) filter (where bant_answers.answer = 'no')
+            as bant_no_fields,
+        string_agg(bant_rules.label, '/' order by bant_rules.bant_field) filter (where bant_answers.answer = 'yes')
+            as bant_yes_fields,
+        -- the 'no' that disqualifies (the lowest priority reason), with its field and label
         (
-            array_agg(bant_rules.disqualification_reason_when_no order by disqualification_reasons.priority asc)
-            filter (where bant_rules.disqualification_reason_when_no is not null)
-        )[1] as bant_disqualification_reason
+            array_agg(
+                array[bant_rules.disqualification_reason_when_no, bant_rules.bant_field, bant_rules.label]
+                order by disqualification_reasons.priority asc
+            )
+            filter (where bant_answers.answer = 'no' and bant_rules.disqualification_reason_when_no is not null)
+        )[1:1] as bant_disqualification
     from bant_answers
     inner join bant_rules on bant_answers.bant_field = bant_rules.bant_field
     left join disqualification_reasons
@@ -107,6 +115,9 @@ final as (
         contacts.current_lifecyclestage,
         contacts.lead_status,
         contacts.has_owner,
+        contacts.owner_email,
+        contacts.email_domain,
+        contacts.job_title,
         contacts.created_at,
         contacts.last_modified_at,
         fit.fit_score,
@@ -131,7 +142,10 @@ final as (
         lead_status_rules.disqualification_reason as lead_status_disqualification_reason,
         coalesce(bant_outcomes.bant_blocks_sql, false) as bant_blocks_sql,
         bant_outcomes.bant_no_fields,
-        bant_outcomes.bant_disqualification_reason,
+        bant_outcomes.bant_yes_fields,
+        bant_outcomes.bant_disqualification[1][1] as bant_disqualification_reason,
+        bant_outcomes.bant_disqualification[1][2] as bant_disqualification_field,
+        bant_outcomes.bant_disqualification[1][3] as bant_disqualification_label,
         coalesce(deals.open_deal_count, 0) as open_deal_count,
         coalesce(deals.won_deal_count, 0) as won_deal_count,
         deals.first_deal_created_at,

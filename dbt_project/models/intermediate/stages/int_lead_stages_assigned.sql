@@ -107,6 +107,7 @@ flagged as (
         settings.cold_after_days,
         settings.mql_min_score,
         settings.sql_min_fit_score,
+        settings.lead_min_fit_score,
         disqualifications.disqualification_reason,
         disqualifications.disqualified_at,
         (features.won_deal_count > 0 or coalesce(features.current_lifecyclestage in ('customer', 'evangelist'), false))
@@ -176,68 +177,128 @@ staged as (
 
 ),
 
-final as (
+-- why each contact is in its stage: a code of seed stage_reasons (for a disqualification, its
+-- reason code), and for an SQL the activity that raised its hand (an index probe per SQL only)
+coded as (
 
     select
-        contact_id,
-        leadflow_stage,
-        case leadflow_stage
-            when 'customer'
-                then
-                    case when won_deal_count > 0 then 'closed-won deal' else 'CRM lifecycle stage ' || current_lifecyclestage end
-            when 'opportunity' then 'open deal (' || open_deal_count || ')'
-            when 'disqualified' then 'disqualified: ' || disqualification_reason
-            when 'sql'
-                then
-                    'hand-raise on ' || to_char(first_recent_hand_raise_at at time zone 'UTC', 'YYYY-MM-DD')
-                    || ', fit ' || fit_score || ' >= ' || sql_min_fit_score
-            when 'sal'
-                then
-                    case
-                        when lead_status_is_sales_accepted then 'owner assigned, lead status ' || lead_status
-                        else 'sales touch on ' || to_char(last_sales_touch_at at time zone 'UTC', 'YYYY-MM-DD')
-                    end
-            when 'mql' then 'score ' || leadflow_score || ' >= ' || mql_min_score
+        staged.*,
+        case staged.leadflow_stage
+            when 'customer' then case when staged.won_deal_count > 0 then 'closed_won' else 'crm_lifecycle' end
+            when 'opportunity' then 'open_deal'
+            when 'disqualified' then staged.disqualification_reason
+            when 'sql' then 'hand_raise'
+            when 'sal' then case when staged.lead_status_is_sales_accepted then 'lead_status' else 'sales_touch' end
+            when 'mql' then 'score'
             when 'nurture'
                 then
                     case
-                        when lead_status_is_nurture then 'lead status ' || lead_status
-                        else 'cold: no engagement since '
-                            || coalesce(to_char(last_engaged_at at time zone 'UTC', 'YYYY-MM-DD'), 'ever')
-                            || ' (' || cold_after_days || 'd)'
+                        when staged.lead_status_is_nurture then 'lead_status'
+                        when staged.last_engaged_at is null then 'never_engaged'
+                        else 'cold'
                     end
-            when 'lead' then 'ICP fit ' || fit_score
-            else 'fit ' || fit_score || ' below ICP threshold'
-        end as stage_reason,
-        case when leadflow_stage = 'disqualified' then disqualification_reason end as disqualification_reason,
+            when 'lead' then 'icp_fit'
+            else 'below_icp'
+        end as stage_reason_code,
+        hand_raise.label as hand_raise_label
+    from staged
+    left join lateral (
+        select activities.label
+        from {{ ref('int_activities_classified') }} as activities
+        where
+            staged.leadflow_stage = 'sql'
+            and activities.contact_id = staged.contact_id
+            and activities.is_hand_raise
+            and activities.occurred_at = staged.first_recent_hand_raise_at
+        order by activities.activity_key asc
+        limit 1
+    ) as hand_raise on true
+
+),
+
+timed as (
+
+    select
+        coded.*,
         least(
-            as_of,
+            coded.as_of,
             coalesce(
-                case leadflow_stage
-                    when 'customer' then first_won_at
-                    when 'opportunity' then first_open_deal_created_at
-                    when 'disqualified' then disqualified_at
-                    when 'sql' then first_recent_hand_raise_at
+                case coded.leadflow_stage
+                    when 'customer' then coded.first_won_at
+                    when 'opportunity' then coded.first_open_deal_created_at
+                    when 'disqualified' then coded.disqualified_at
+                    when 'sql' then coded.first_recent_hand_raise_at
                     when 'sal'
                         then
-                            case when lead_status_is_sales_accepted then last_modified_at else last_sales_touch_at end
-                    when 'mql' then last_engaged_at
+                            case when coded.lead_status_is_sales_accepted then coded.last_modified_at else coded.last_sales_touch_at end
+                    when 'mql' then coded.last_engaged_at
                     when 'nurture' then
                         case
-                            when lead_status_is_nurture then last_modified_at
-                            else last_engaged_at + make_interval(days => cast(cold_after_days as integer))
+                            when coded.lead_status_is_nurture then coded.last_modified_at
+                            else coded.last_engaged_at + make_interval(days => cast(coded.cold_after_days as integer))
                         end
                 end,
-                created_at,
-                as_of
+                coded.created_at,
+                coded.as_of
             )
-        ) as stage_computed_at,
-        fit_score,
-        fit_grade,
-        engagement_score,
-        leadflow_score,
-        as_of
-    from staged
+        ) as stage_computed_at
+    from coded
+
+),
+
+-- the values a stage reason can name, as text (seed stage_reasons' placeholders)
+reason_values as (
+
+    select
+        timed.*,
+        {{ utc_date('timed.stage_computed_at') }} as since_text,
+        coalesce(timed.hand_raise_label, 'hand-raise') as hand_raise_text,
+        coalesce(timed.bant_yes_fields || ' yes', 'not answered') as bant_text,
+        coalesce(timed.owner_email, 'the owner') as owner_text,
+        coalesce({{ utc_date('timed.last_engaged_at') }}, 'none') as last_engaged_text,
+        coalesce(cast(cast(extract(day from timed.as_of - timed.last_engaged_at) as integer) as text), 'none')
+            as days_inactive_text
+    from timed
+
+),
+
+final as (
+
+    select
+        reason_values.contact_id,
+        reason_values.leadflow_stage,
+        reason_values.stage_reason_code,
+        -- {was} is left for the readers that know the stage before (the stage log, the mart)
+        {{ render_template('stage_reasons.template', {
+            'since': 'reason_values.since_text',
+            'hand_raise': 'reason_values.hand_raise_text',
+            'grade': 'reason_values.fit_grade',
+            'fit': 'reason_values.fit_score',
+            'score': 'reason_values.leadflow_score',
+            'bant': 'reason_values.bant_text',
+            'bant_field': 'reason_values.bant_disqualification_field',
+            'bant_label': 'reason_values.bant_disqualification_label',
+            'owner': 'reason_values.owner_text',
+            'lead_status': 'reason_values.lead_status',
+            'lifecyclestage': 'reason_values.current_lifecyclestage',
+            'open_deals': 'reason_values.open_deal_count',
+            'email_domain': 'reason_values.email_domain',
+            'title': 'reason_values.job_title',
+            'last_engaged': 'reason_values.last_engaged_text',
+            'days_inactive': 'reason_values.days_inactive_text',
+            'mql_min_score': 'reason_values.mql_min_score',
+            'lead_min_fit_score': 'reason_values.lead_min_fit_score',
+        }) }} as stage_reason,
+        case when reason_values.leadflow_stage = 'disqualified' then reason_values.disqualification_reason end as disqualification_reason,
+        reason_values.stage_computed_at,
+        reason_values.fit_score,
+        reason_values.fit_grade,
+        reason_values.engagement_score,
+        reason_values.leadflow_score,
+        reason_values.as_of
+    from reason_values
+    left join {{ ref('stage_reasons') }} as stage_reasons
+        on reason_values.leadflow_stage = stage_reasons.stage and reason_values.stage_reason_code = stage_reasons.reason_code
 
 )
 

@@ -54,6 +54,7 @@ latest_history as (
 
     select distinct on (history.contact_id)
         history.contact_id,
+        history.from_stage,
         history.to_stage,
         history.stage_entered_at
     from history
@@ -82,7 +83,10 @@ final as (
         contacts.current_lifecyclestage,
         stages.leadflow_stage,
         lifecycle_stage_mapping.hubspot_lifecyclestage as lifecyclestage,
-        stages.stage_reason,
+        {{ with_stage_before(
+            'stages.stage_reason',
+            'case when latest_history.to_stage = stages.leadflow_stage then latest_history.from_stage end'
+        ) }} as stage_reason,
         case
             when latest_history.to_stage = stages.leadflow_stage then latest_history.stage_entered_at
             else stages.stage_computed_at

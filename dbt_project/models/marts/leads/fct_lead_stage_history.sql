@@ -19,7 +19,7 @@
         post_hook=[
             "drop index if exists {{ this.schema }}.{{ this.name }}_contact_idx",
             "create index if not exists {{ this.name }}_latest_idx on {{ this }}
-                (contact_id, observed_at desc) include (to_stage, stage_entered_at, rules_hash)"
+                (contact_id, observed_at desc) include (from_stage, to_stage, stage_entered_at, rules_hash)"
         ]
     )
 }}
@@ -148,7 +148,7 @@ changes as (
             when previous.contact_id is null then stages.stage_computed_at
             else greatest(stages.stage_computed_at, previous.stage_entered_at)
         end as stage_entered_at,
-        stages.stage_reason as transition_reason,
+        {{ with_stage_before('stages.stage_reason', 'previous.to_stage') }} as transition_reason,
         stages.disqualification_reason,
         stages.leadflow_score,
         stages.fit_score,

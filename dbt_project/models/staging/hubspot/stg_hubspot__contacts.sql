@@ -79,6 +79,7 @@ renamed as (
         {{ hs_prop('leadflow_fit_grade') }} as crm_leadflow_fit_grade,
         {{ hs_prop('leadflow_reasons') }} as crm_leadflow_reasons,
         {{ hs_to_timestamp(hs_prop('leadflow_stage_entered_at')) }} as crm_leadflow_stage_entered_at,
+        {{ hs_prop('leadflow_stage_reason') }} as crm_leadflow_stage_reason,
         updated_at,
         (archived or coalesce(lower({{ hs_attr('archived') }}) = 'true', false)) as is_archived,
         _load_id as load_id,

@@ -38,6 +38,9 @@ SUBMISSIONS_PAGE = 50  # the most HubSpot returns per page
 EMAIL_EVENTS = "/email/public/v1/events"
 SUBSCRIPTION_TIMELINE = "/email/public/v1/subscriptions/timeline"
 EMAIL_PAGE = 1000
+LISTS = "/crm/v3/lists/{list_id}"
+# Ids per membership change: HubSpot's docs give no limit; leadflow stays at a batch read's.
+LIST_BATCH = 1000
 
 # Read endpoints leadflow calls, and the private-app scope each needs (a 403 means it is missing).
 SCOPE_PROBES: list[tuple[str, str, dict[str, Any]]] = [
@@ -237,8 +240,12 @@ class HubSpotClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        once: bool = False,
     ) -> httpx.Response:
-        """Send one request inside the budget; retry what a retry can fix, raise the rest."""
+        """Send one request inside the budget; retry what a retry can fix, raise the rest.
+
+        `once`: a create that is not idempotent; after a lost answer or a 5xx it may have been
+        applied, so it is not resent (only a 429, which HubSpot did not apply, is)."""
         search = path.endswith("/search")
         attempt = 0
         while True:
@@ -248,7 +255,7 @@ class HubSpotClient:
             try:
                 response = self._http.request(method, path, params=params, json=json)
             except httpx.TransportError as exc:
-                if attempt >= self.max_attempts:
+                if once or attempt >= self.max_attempts:
                     raise HubSpotUnreachable(
                         f"Cannot reach HubSpot at {self.settings.base_url} after {attempt} "
                         f"attempts ({type(exc).__name__}: {exc}). Check the host of the Airflow "
@@ -269,7 +276,7 @@ class HubSpotClient:
                 self.budget.pause(_retry_after(response), search=secondly)
                 continue
             if status >= 500:
-                if attempt >= self.max_attempts:
+                if once or attempt >= self.max_attempts:
                     raise _error_from(response, f"HubSpot answered {status} {attempt} times")
                 self.retried += 1
                 self._sleep_backoff(attempt)
@@ -532,6 +539,27 @@ class HubSpotClient:
         body = {"inputs": [{**i, "idProperty": id_property} for i in inputs]}
         response = self.request("POST", f"/crm/v3/objects/{object_type}/batch/upsert", json=body)
         return response.json() if response.content else {}
+
+    def batch_create(self, object_type: str, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """Create ≤100 objects (with their associations); the raw 201/207 answer."""
+        response = self.request(
+            "POST",
+            f"/crm/v3/objects/{object_type}/batch/create",
+            json={"inputs": inputs},
+            once=True,
+        )
+        return response.json() if response.content else {}
+
+    def get_list(self, list_id: str) -> dict[str, Any]:
+        """A list's definition (name, processingType, objectTypeId)."""
+        return self._json("GET", LISTS.format(list_id=list_id))["list"]
+
+    def change_list(self, list_id: str, add: list[str], remove: list[str]) -> dict[str, Any]:
+        """Add and remove records of a MANUAL or SNAPSHOT list in one request. HubSpot ignores
+        ids it does not have (recordIdsMissing) and ids already in or out of the list."""
+        body = {"recordIdsToAdd": add, "recordIdsToRemove": remove}
+        path = LISTS.format(list_id=list_id) + "/memberships/add-and-remove"
+        return self._json("PUT", path, json=body)
 
     def batch_update(self, object_type: str, inputs: list[dict[str, Any]]) -> BatchResult:
         """Update ≤100 objects by id; a 207 splits into per-id successes and errors."""

@@ -8,6 +8,7 @@ import dataclasses
 
 from leadflow.doctor import Check
 from leadflow.errors import ConfigError
+from leadflow.settings import PushOptions, connection_extra, read
 from leadflow.sources.hubspot.client import (
     OPTIONAL_APIS,
     SCOPE_PROBES,
@@ -20,7 +21,7 @@ from leadflow.sources.hubspot.settings import HubSpotSettings, conn_id, hubspot_
 from leadflow.sources.hubspot.writeback import CUSTOM_PROPERTIES
 
 MIN_POSTGRES = 14
-WRITE_SCOPES = "crm.objects.contacts.write, crm.schemas.contacts.write"
+WRITE_SCOPES = "crm.objects.contacts.write, crm.schemas.contacts.write, crm.lists.write"
 
 
 def checks() -> list[Check]:
@@ -93,6 +94,7 @@ def _check(results: list[Check]) -> None:
             except HubSpotError as exc:
                 results.append(Check(f"scope {scope}", "fail", str(exc), "see the message"))
         results += [_optional_check(client, stream) for stream in OPTIONAL_APIS]
+        results.append(_nurture_list_check(client))
         results.append(
             Check(
                 "write scopes",
@@ -138,6 +140,29 @@ def _check(results: list[Check]) -> None:
             "leadflow moves lifecyclestage only forward in the option order it reads here;"
             " check the contact property 'lifecyclestage' in HubSpot",
         )
+    )
+
+
+def _nurture_list_check(client: HubSpotClient) -> Check:
+    """The list nurtured contacts go into: it must be a static list of contacts."""
+    list_id = read(PushOptions, connection_extra(conn_id()), "the CRM connection").nurture_list_id
+    if not list_id:
+        return Check("nurture list", "skip", "nurture_list_id not set: no list is kept")
+    fix = (
+        "set nurture_list_id to the id of a static (MANUAL or SNAPSHOT) list of contacts; the"
+        " token needs crm.lists.read and crm.lists.write"
+    )
+    try:
+        found = client.get_list(list_id)
+    except HubSpotError as exc:
+        return Check(f"nurture list {list_id}", "fail", str(exc), fix)
+    kind, objects = found.get("processingType"), found.get("objectTypeId")
+    if objects != "0-1" or kind not in ("MANUAL", "SNAPSHOT"):
+        return Check(f"nurture list {list_id}", "fail", f"a {kind} list of {objects}", fix)
+    return Check(
+        f"nurture list {list_id}",
+        "ok",
+        f"{found.get('name')} ({kind}, {found.get('size')} members)",
     )
 
 

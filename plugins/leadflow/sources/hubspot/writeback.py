@@ -10,16 +10,18 @@ by email when the deployment asks for it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from leadflow.settings import PushOptions, connection_extra
-from leadflow.sources import Outcome, PushPlan
+from leadflow.sources import Activity, ActivityOutcome, ListChange, Outcome, PushPlan
 from leadflow.sources.hubspot.client import (
     BATCH_SIZE,
+    LIST_BATCH,
     HubSpotAuthError,
     HubSpotClient,
     HubSpotError,
@@ -28,6 +30,11 @@ from leadflow.sources.hubspot.client import (
 )
 from leadflow.sources.hubspot.settings import HubSpotSettings, conn_id, hubspot_settings
 from leadflow.stages import STAGES
+
+# Each kind of activity leadflow writes: HubSpot's object, the property holding its body, and
+# the association type from it to a contact (HubSpot-defined; ../shared/API-FACTS.md A5).
+ACTIVITY_OBJECTS = {"note": ("notes", "hs_note_body", 202), "task": ("tasks", "hs_task_body", 204)}
+_REF = re.compile(r"leadflow ref ([A-Za-z0-9:_-]+)")
 
 # CRM lifecycle stages that are never moved backward, not even by an intended reset.
 PROTECTED_LIFECYCLE = frozenset({"customer", "evangelist"})
@@ -60,6 +67,12 @@ CUSTOM_PROPERTIES: list[dict[str, Any]] = [
     {
         "name": "leadflow_reasons",
         "label": "leadflow reasons",
+        "type": "string",
+        "fieldType": "textarea",
+    },
+    {
+        "name": "leadflow_stage_reason",
+        "label": "leadflow stage reason",
         "type": "string",
         "fieldType": "textarea",
     },
@@ -157,6 +170,79 @@ class HubSpotSession:
     def holds(self, name: str, sent: str, held: Any) -> bool:
         return _same(self.rules.types.get(name, "string"), sent, held)
 
+    def create_activities(self, batch: list[Activity]) -> ActivityOutcome:
+        """One batch create, each input associated with its contact. Results are matched to
+        keys by the reference line in their body; what the answer does not account for (or a
+        lost answer) stays unconfirmed, for find_activities to look for next time."""
+        object_type, body_name, type_id = ACTIVITY_OBJECTS[batch[0].kind]
+        inputs = [
+            {
+                "properties": _activity_properties(a, body_name),
+                "associations": [
+                    {
+                        "to": {"id": str(a.contact_id)},
+                        "types": [
+                            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}
+                        ],
+                    }
+                ],
+            }
+            for a in batch
+        ]
+        outcome = ActivityOutcome()
+        try:
+            data = self.client.batch_create(object_type, inputs)
+        except HubSpotAuthError:
+            raise
+        except HubSpotError as exc:
+            outcome.errors = {a.key: f"unconfirmed: {exc}" for a in batch}
+            return outcome
+        by_ref = {a.ref: a.key for a in batch}
+        for result in data.get("results", []):
+            ref = _ref_of((result.get("properties") or {}).get(body_name))
+            if ref in by_ref:
+                outcome.created[by_ref[ref]] = str(result.get("id"))
+        for error in data.get("errors", []):
+            message = f"{error.get('category', 'ERROR')}: {error.get('message', '')}"
+            for index in (error.get("context") or {}).get("inputIndex") or []:
+                if str(index).isdigit() and int(index) < len(batch):
+                    outcome.errors[batch[int(index)].key] = message
+        for a in batch:
+            if a.key not in outcome.created:
+                outcome.errors.setdefault(a.key, "unconfirmed: not in HubSpot's batch answer")
+        return outcome
+
+    def find_activities(self, batch: list[Activity]) -> dict[str, str]:
+        """The contacts' notes (or tasks) read through their associations, matched by the
+        reference line in their body."""
+        object_type, body_name, _ = ACTIVITY_OBJECTS[batch[0].kind]
+        wanted = {(a.contact_id, a.ref): a.key for a in batch}
+        linked = self.client.associations(
+            "contacts", object_type, sorted({a.contact_id for a in batch})
+        )
+        owners: dict[int, set[int]] = {}
+        for contact_id, object_id, _type in linked:
+            owners.setdefault(object_id, set()).add(contact_id)
+        found: dict[str, str] = {}
+        ids = sorted(owners)
+        for start in range(0, len(ids), BATCH_SIZE):
+            chunk = ids[start : start + BATCH_SIZE]
+            for object_id, props in self.client.batch_read(object_type, chunk, [body_name]).items():
+                ref = _ref_of(props.get(body_name))
+                for contact_id in owners.get(object_id, ()):
+                    key = wanted.get((contact_id, ref or ""))
+                    if key is not None:
+                        found[key] = str(object_id)
+        return found
+
+    def change_list(self, list_id: str, add: list[int], remove: list[int]) -> ListChange:
+        data = self.client.change_list(list_id, [str(i) for i in add], [str(i) for i in remove])
+        return ListChange(
+            added=[int(i) for i in data.get("recordsIdsAdded") or []],
+            removed=[int(i) for i in data.get("recordIdsRemoved") or []],
+            missing=[int(i) for i in data.get("recordIdsMissing") or [] if str(i).isdigit()],
+        )
+
     def send(self, batch: list[PushPlan], options: PushOptions) -> Outcome:
         """Clear-then-set where intended, update by id, upsert by email what the CRM lacks."""
         outcome = Outcome()
@@ -235,6 +321,7 @@ class HubSpotCrm:
     """HubSpot as the CRM (leadflow.sources.Crm)."""
 
     batch_size = BATCH_SIZE
+    list_batch_size = LIST_BATCH
     held_relation = "staging.stg_hubspot__contacts"
     held_columns = {
         "stage": "crm_leadflow_stage",
@@ -242,6 +329,7 @@ class HubSpotCrm:
         "grade": "crm_leadflow_fit_grade",
         "reasons": "crm_leadflow_reasons",
         "entered_at": "crm_leadflow_stage_entered_at",
+        "stage_reason": "crm_leadflow_stage_reason",
     }
 
     def __init__(self, settings: HubSpotSettings | None = None) -> None:
@@ -304,6 +392,29 @@ def _upsert_result(data: dict[str, Any], sent: list[PushPlan]) -> _UpsertResult:
         if email not in ok:
             result.errors.setdefault(email, "not in HubSpot's upsert response")
     return result
+
+
+def _activity_properties(a: Activity, body_name: str) -> dict[str, str]:
+    """A note's or task's properties: its body, time (a task's due time), owner, a task's title."""
+    properties = {
+        body_name: a.body,
+        "hs_timestamp": a.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
+    if a.owner_id is not None:
+        properties["hubspot_owner_id"] = str(a.owner_id)
+    if a.kind == "task":
+        properties |= {
+            "hs_task_subject": a.subject,
+            "hs_task_status": "NOT_STARTED",
+            "hs_task_type": "TODO",
+            "hs_task_priority": "HIGH",
+        }
+    return properties
+
+
+def _ref_of(body: Any) -> str | None:
+    match = _REF.search(str(body or ""))
+    return match.group(1) if match else None
 
 
 def _same(kind: str, sent: str, held: Any) -> bool:

@@ -1,0 +1,164 @@
+{#- The hand-off note sales gets when a contact enters SQL: one row per contact now an SQL, read by
+    the push, which writes each note_key once (leadflow.crm_activities) - a re-run, a retry after a
+    crash or an unchanged SQL writes nothing; a contact that enters SQL again has a new entry time,
+    so a new key and a new note. The body is HTML (HubSpot shows notes as rich text): why now, the
+    signals with their dates, fit, BANT answers, the last touches, the stage history and the owner.
+    Every value from the source is escaped (macro html_escape) and each section is bounded, so a
+    body stays far below HubSpot's 65,536 characters (the outgoing gate checks it). The optional
+    task for the owner is due at the SQL first-touch SLA deadline. -#}
+with
+
+qualification as (
+
+    select * from {{ ref('fct_lead_qualification') }}
+    where leadflow_stage = 'sql'
+
+),
+
+settings as (
+
+    select * from {{ ref('int_scoring_settings_pivoted') }}
+
+),
+
+signals as (
+
+    select
+        signals.contact_id,
+        string_agg('<li>' || {{ html_escape('signals.signal_text') }} || '</li>', '' order by signals.signal_rank)
+        filter (where signals.signal_category = 'engagement') as engagement_items,
+        string_agg({{ html_escape('signals.signal_text') }}, '; ' order by signals.signal_rank)
+        filter (where signals.signal_category = 'fit') as fit_text
+    from {{ ref('fct_lead_signals') }} as signals
+    where
+        signals.contact_id in (select qualification.contact_id from qualification)
+        and signals.direction = 'positive'
+        and signals.signal_rank <= 5
+    group by signals.contact_id
+
+),
+
+-- the last eight touches per SQL, newest first, through the activities' contact index
+touches as (
+
+    select
+        qualification.contact_id,
+        string_agg(
+            '<li>' || {{ utc_date('last_touches.occurred_at') }} || ' ' || replace(last_touches.activity_type, '_', ' ')
+            || coalesce(': ' || {{ html_escape('left(last_touches.detail, 120)') }}, '') || '</li>',
+            '' order by last_touches.occurred_at desc
+        ) as touch_items
+    from qualification
+    inner join lateral (
+        select
+            classified.occurred_at,
+            classified.activity_type,
+            coalesce(
+                activities.attributes ->> 'form_title',
+                activities.attributes ->> 'page_title',
+                activities.attributes ->> 'url'
+            ) as detail
+        from {{ ref('int_activities_classified') }} as classified
+        inner join {{ ref('int_activities') }} as activities on classified.activity_id = activities.activity_id
+        where
+            classified.contact_id = qualification.contact_id
+            and not classified.is_duplicate
+            and classified.activity_type is not null
+            and classified.occurred_at <= qualification.as_of
+        order by classified.occurred_at desc
+        limit 8
+    ) as last_touches on true
+    group by qualification.contact_id
+
+),
+
+stage_log as (
+
+    select
+        qualification.contact_id,
+        string_agg(
+            '<li>' || {{ utc_date('past.stage_entered_at') }} || ' ' || {{ stage_label('past.to_stage') }} || '</li>',
+            '' order by past.observed_at desc
+        ) as history_items
+    from qualification
+    inner join lateral (
+        select
+            history.observed_at,
+            history.to_stage,
+            history.stage_entered_at
+        from {{ ref('fct_lead_stage_history') }} as history
+        where history.contact_id = qualification.contact_id and history.observed_at <= qualification.as_of
+        order by history.observed_at desc
+        limit 6
+    ) as past on true
+    group by qualification.contact_id
+
+),
+
+contacts as (
+
+    select
+        contacts.contact_id,
+        'budget ' || coalesce(contacts.bant_budget, '-') || ', authority ' || coalesce(contacts.bant_authority, '-')
+        || ', need ' || coalesce(contacts.bant_need, '-') || ', timeframe ' || coalesce(contacts.bant_timeframe, '-')
+            as bant_text
+    from {{ ref('int_contacts_enriched') }} as contacts
+    where contacts.contact_id in (select qualification.contact_id from qualification)
+
+),
+
+keyed as (
+
+    select
+        qualification.*,
+        qualification.contact_id || '-sql-'
+        || to_char(qualification.leadflow_stage_entered_at at time zone 'UTC', 'YYYYMMDD"T"HH24MISS') as note_key,
+        contacts.bant_text,
+        signals.engagement_items,
+        signals.fit_text,
+        touches.touch_items,
+        stage_log.history_items
+    from qualification
+    left join contacts on qualification.contact_id = contacts.contact_id
+    left join signals on qualification.contact_id = signals.contact_id
+    left join touches on qualification.contact_id = touches.contact_id
+    left join stage_log on qualification.contact_id = stage_log.contact_id
+
+),
+
+final as (
+
+    select
+        keyed.contact_id,
+        keyed.note_key,
+        keyed.owner_id,
+        keyed.leadflow_stage_entered_at as sql_entered_at,
+        '<p><strong>leadflow hand-off: SQL since ' || {{ utc_date('keyed.leadflow_stage_entered_at') }} || '</strong></p>'
+        || '<p>Why now: ' || {{ html_escape('keyed.stage_reason') }} || '</p>'
+        || coalesce('<p>Signals:</p><ul>' || keyed.engagement_items || '</ul>', '')
+        || '<p>Fit: grade ' || keyed.leadflow_fit_grade || ', fit ' || keyed.fit_score || ', score '
+        || keyed.leadflow_score || coalesce(' (' || keyed.fit_text || ')', '') || '</p>'
+        || '<p>BANT: ' || {{ html_escape('keyed.bant_text') }} || '</p>'
+        || coalesce('<p>Last touches:</p><ul>' || keyed.touch_items || '</ul>', '')
+        || coalesce('<p>Stage history:</p><ul>' || keyed.history_items || '</ul>', '')
+        || '<p>Contact: '
+        || {{ html_escape("left(concat_ws(' ', keyed.first_name, keyed.last_name), 120)") }}
+        || coalesce(', ' || {{ html_escape('left(keyed.job_title, 120)') }}, '')
+        || coalesce(' at ' || {{ html_escape('left(keyed.company_name, 120)') }}, '')
+        || coalesce(' &lt;' || {{ html_escape('keyed.email') }} || '&gt;', '') || '</p>'
+        || '<p>Owner: ' || coalesce({{ html_escape('keyed.owner_email') }}, 'none assigned') || '</p>'
+        -- the push finds a note it wrote (after a crash) by this line
+        || '<p>leadflow ref ' || keyed.note_key || '</p>' as note_body,
+        'Follow up SQL: ' || left(coalesce(nullif(concat_ws(' ', keyed.first_name, keyed.last_name), ''), keyed.email), 120)
+            as task_subject,
+        '<p>First touch due: the hand-off note on this contact (SQL since '
+        || {{ utc_date('keyed.leadflow_stage_entered_at') }} || ') has the detail.</p>'
+        || '<p>leadflow ref ' || keyed.note_key || '</p>' as task_body,
+        keyed.leadflow_stage_entered_at + make_interval(hours => cast(settings.sla_sql_first_touch_hours as integer))
+            as task_due_at
+    from keyed
+    cross join settings
+
+)
+
+select * from final
