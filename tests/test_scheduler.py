@@ -181,7 +181,7 @@ def test_a_task_killed_under_the_scheduler_is_retried_and_the_run_ends_like_a_cl
         started = rows and _rows(warehouse, "select count(*) from leadflow.push_log")[0][0] > 0
         return rows[0][0] if started else None
 
-    pid = _wait_for("the push to send its first batches", pushing, 300, airflow, every=0.02)
+    pid = _wait_for("the push to send its first batches", pushing, 600, airflow, every=0.02)
     os.kill(pid, signal.SIGKILL)
     sent_when_killed = sum(stack["sent"].updates.values())
     assert sent_when_killed < CONTACTS  # mid-push

@@ -6,6 +6,7 @@ where the warehouse and the sources come from real Airflow connections.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 
 from leadflow.settings import REPO_ROOT, Connections, PostgresSettings, paths, read
@@ -51,7 +53,10 @@ def stop_embedded_postgres(data_dir: Path) -> None:
 
     server = get_server(data_dir, cleanup_mode="stop")
     server.cleanup_mode = "stop"
-    server.cleanup()
+    # A server that is exiting on its own (after a crash) can be gone between the check and
+    # the signal: it is stopped either way.
+    with contextlib.suppress(psutil.NoSuchProcess):
+        server.cleanup()
     atexit.unregister(server._cleanup)
 
 
