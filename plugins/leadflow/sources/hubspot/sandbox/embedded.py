@@ -100,9 +100,14 @@ class HubSpotSandbox:
         portal = Portal.generate(seed=seed, contacts=contacts, now=now)
         tier = tier or self.default_tier
         config = SandboxConfig(token=token, tier=tier, **DEMO_RATE)
+        # The re-engagement campaign's static list, as marketing would have made it.
+        _, created = portal.create_list(
+            {"name": "Re-engagement nurture", "objectTypeId": "0-1", "processingType": "MANUAL"}
+        )
+        extra = {**DEMO_RATE, "nurture_list_id": created["list"]["listId"]}
         with SandboxServer(portal, config, port=0) as server:
             print(f"  hubspot    {tier} sandbox at {server.url} (190 requests / 10 s)")
-            yield connection_env(server.url, token, DEMO_RATE)
+            yield connection_env(server.url, token, extra)
 
     def stack_env(self) -> dict[str, str]:
         """The connection env of the local stack's sandbox (`make sandbox`)."""
