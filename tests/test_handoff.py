@@ -6,6 +6,7 @@ DAG under Airflow, real Postgres, dbt and GX, the sandbox over HTTP; the CRM is 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -94,8 +95,9 @@ def test_every_stage_says_why_in_the_crm(sandbox, people, connections):
         key: _crm_contact(sandbox.url, cid)["leadflow_stage_reason"] for key, cid in people.items()
     }
     assert reasons["no_budget"] == "disqualified: budget answered 'no' (bant_budget)"
-    assert reasons["went_cold"].startswith("nurture: no engagement since 2026-")
-    assert "150 days" in reasons["went_cold"] or "days), was" in reasons["went_cold"]
+    assert re.fullmatch(
+        r"nurture: no engagement since 2026-\d\d-\d\d \(\d+ days\), was .+", reasons["went_cold"]
+    ), reasons["went_cold"]
     assert reasons["hand_raiser"].startswith("SQL: demo request on ")
     assert reasons["competitor"].startswith("disqualified: email domain belongs to a competitor")
     assert reasons["customer"].startswith("customer: closed-won deal on ")
