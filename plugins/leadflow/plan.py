@@ -331,15 +331,15 @@ def writes(pg: PostgresSettings, crm: Crm, options: PushOptions | None = None) -
 
 def format_writes(planned: Writes, limit: int | None = None) -> str:
     """The notes, tasks and memberships for a person: one line each, then the counts."""
-    lines = []
-    for a in planned.activities[:limit] if limit else planned.activities:
+    lines, head = [], slice(limit)
+    for a in planned.activities[head]:
         what = f"task due {a.at:%Y-%m-%d %H:%M}" if a.kind == "task" else "hand-off note"
         owner = f", owner {a.owner_id}" if a.owner_id is not None else ""
         lines.append(f"{a.kind:<6} contact {a.contact_id}  {what} ({a.ref}{owner})")
     if planned.list_id:
-        for cid in planned.nurture.add[:limit] if limit else planned.nurture.add:
+        for cid in planned.nurture.add[head]:
             lines.append(f"list   contact {cid}  add to nurture list {planned.list_id}")
-        for cid in planned.nurture.remove[:limit] if limit else planned.nurture.remove:
+        for cid in planned.nurture.remove[head]:
             lines.append(f"list   contact {cid}  remove from nurture list {planned.list_id}")
     notes = sum(1 for a in planned.activities if a.kind == "note")
     lines.append(
