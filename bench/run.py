@@ -387,7 +387,9 @@ def run(
     _timed(
         "dbt_full_build_s",
         results,
-        lambda: dbt_build(pg, AS_OF - timedelta(hours=1), full_refresh=True),
+        lambda: dbt_build(
+            pg, AS_OF - timedelta(hours=1), full_refresh=True, timeout_s=pg.statement_timeout_s
+        ),
     )
     results["dbt_full_slowest_s"] = _slowest_nodes()
     _mark_pushed(pg)
