@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
 
 import psycopg
 
+from leadflow.batches import chunks
 from leadflow.settings import PushOptions
 from leadflow.sources import Activity, CrmSession
 from leadflow.stats import PushStats
@@ -89,7 +89,7 @@ def write(
         found = _find_unconfirmed(conn, session, todo, batch_size, options.inflight_settle_s)
         _confirm(conn, found)
         stats.activities_found += len(found)
-        for batch in _chunks([a for a in todo if a.key not in found], batch_size):
+        for batch in chunks([a for a in todo if a.key not in found], batch_size):
             with conn.cursor() as cur:
                 cur.executemany(MARK_SQL, [(a.key, a.kind, a.contact_id, run_id) for a in batch])
             outcome = session.create_activities(batch)
@@ -131,7 +131,7 @@ def _find_unconfirmed(
         log.warning("waiting %.1f s for an interrupted push's last notes to settle", wait_s)
         time.sleep(wait_s)
     found: dict[str, str] = {}
-    for batch in _chunks([a for a in todo if a.key in marked], batch_size):
+    for batch in chunks([a for a in todo if a.key in marked], batch_size):
         found |= session.find_activities(batch)
     return found
 
@@ -143,8 +143,3 @@ def _confirm(conn: psycopg.Connection, written: dict[str, str]) -> None:
             " where activity_key = %s",
             [(object_id, key) for key, object_id in written.items()],
         )
-
-
-def _chunks(items: Sequence[Activity], size: int) -> Iterator[list[Activity]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from leadflow.batches import chunks
 from leadflow.errors import ConfigError, SourceError
 from leadflow.sources import CrmSession
 from leadflow.stats import PushStats
@@ -66,8 +67,7 @@ def sync(
     """Send the list's changes; `read` is the push's validated snapshot, `conn` autocommits."""
     todo = changes(read, list_id)
     moves = [(cid, True) for cid in todo.add] + [(cid, False) for cid in todo.remove]
-    for start in range(0, len(moves), batch_size):
-        batch = moves[start : start + batch_size]
+    for batch in chunks(moves, batch_size):
         add = [cid for cid, is_add in batch if is_add]
         remove = [cid for cid, is_add in batch if not is_add]
         try:

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from leadflow import handoff, nurture
+from leadflow.batches import chunks
 from leadflow.db import open_connection
 from leadflow.settings import PostgresSettings, PushOptions, read
 from leadflow.sources import Activity, Crm, CrmSession, PushPlan
@@ -364,8 +365,7 @@ def plan(pg: PostgresSettings, crm: Crm, options: PushOptions | None = None) -> 
             # The push's own marking of lost values, undone: the plan shows the restores.
             restore_drift(conn, crm, versions, "plan")
             plans = list(changed(conn, session, options))
-        for start in range(0, len(plans), crm.batch_size):
-            chunk = plans[start : start + crm.batch_size]
+        for chunk in chunks(plans, crm.batch_size):
             found = session.exists([p.contact_id for p in chunk])
             for p in chunk:
                 if p.contact_id in found:

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from leadflow import handoff, nurture
+from leadflow.batches import chunks
 from leadflow.db import open_connection
 from leadflow.plan import changed, push_options, restore_drift
 from leadflow.quality import verify_validated
@@ -214,8 +215,7 @@ def _recover_inflight(
         log.warning("waiting %.1f s for a dead push's last requests to settle", wait_s)
         time.sleep(wait_s)
     confirmed: list[tuple[int, dict[str, Any], dict[str, str]]] = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
+    for chunk in chunks(rows, batch_size):
         names = sorted({n for _, _, payload in chunk for n in payload})
         crm = session.read_back([cid for cid, _, _ in chunk], names)
         for contact_id, after, payload in chunk:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from leadflow.batches import chunks
 from leadflow.errors import ConfigError, ServiceUnreachable, SourceError
 from leadflow.sources.hubspot.settings import HubSpotSettings
 
@@ -490,8 +491,7 @@ class HubSpotClient:
         self, from_type: str, to_type: str, ids: list[int]
     ) -> Iterator[tuple[int, int, int]]:
         """(from_id, to_id, type_id) for the given objects, in v4 batch reads."""
-        for start in range(0, len(ids), ASSOCIATION_BATCH):
-            chunk = ids[start : start + ASSOCIATION_BATCH]
+        for chunk in chunks(ids, ASSOCIATION_BATCH):
             body = {"inputs": [{"id": str(i)} for i in chunk]}
             data = self._json(
                 "POST", f"/crm/v4/associations/{from_type}/{to_type}/batch/read", json=body

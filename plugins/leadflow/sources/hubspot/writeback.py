@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from leadflow.batches import chunks
 from leadflow.settings import PushOptions, connection_extra
 from leadflow.sources import Activity, ActivityOutcome, ListChange, Outcome, PushPlan
 from leadflow.sources.hubspot.client import (
@@ -224,9 +225,7 @@ class HubSpotSession:
         for contact_id, object_id, _type in linked:
             owners.setdefault(object_id, set()).add(contact_id)
         found: dict[str, str] = {}
-        ids = sorted(owners)
-        for start in range(0, len(ids), BATCH_SIZE):
-            chunk = ids[start : start + BATCH_SIZE]
+        for chunk in chunks(sorted(owners), BATCH_SIZE):
             for object_id, props in self.client.batch_read(object_type, chunk, [body_name]).items():
                 ref = _ref_of(props.get(body_name))
                 for contact_id in owners.get(object_id, ()):
