@@ -151,7 +151,7 @@ PG = _conn("postgres", host="/nonexistent")  # never reached: settings are check
         (["report", "--runs", "-3"], {}, ["--runs", "at least 1"]),
         (["sandbox", "--port", "99999"], {}, ["--port", "65535"]),
         (["sandbox", "hubspot", "--port", "99999"], {}, ["--port", "65535"]),
-        (["sandbox", "salesforce"], {}, ["invalid choice", "hubspot"]),
+        (["sandbox", "marketo"], {}, ["invalid choice", "salesforce"]),
         (["demo", "--contacts", "-5"], {}, ["--contacts", "at least 1"]),
         (["plan", "--limit", "-1"], {}, ["--limit", "at least 0"]),
     ],

@@ -533,11 +533,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    """Serve a seeded sandbox of a source (the first configured one's by default) until
+    """Serve a seeded sandbox of a vendor (the first configured source's by default) until
     interrupted."""
-    from leadflow.sources import named
+    from leadflow.sources import sandboxes
 
-    named(args.source).sandbox().serve(args)
+    found = sandboxes()
+    found[args.source].serve(args)
     return EXIT_OK
 
 
@@ -606,9 +607,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--contacts", type=at_least(1), default=5000, help="synthetic contacts to seed"
     )
     demo.add_argument("--seed", type=int, default=42, help="seed of the synthetic portal")
-    from leadflow.sources import configured
+    from leadflow.sources import sandboxes
 
-    first = configured()[0].sandbox()
+    first = next(iter(sandboxes().values()))
     demo.add_argument(
         "--tier",
         choices=first.tiers,
@@ -671,23 +672,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse`")
 
-    names = [s.name for s in configured()]
+    vendors = sandboxes()
+    names = list(vendors)
     sandbox = _command(
         sub,
         "sandbox",
         cmd_sandbox,
-        "serve a source's sandbox (the first configured source's by default)",
+        "serve a vendor's sandbox (the first configured source's by default)",
         f"examples: leadflow sandbox {names[0]} --port 8765 --contacts 5000\n"
+        f"          leadflow sandbox {names[-1]} --help   (each vendor's own options)\n"
         f"          leadflow sandbox --contacts 100   (the first source: {names[0]})",
     )
-    sandbox.add_argument(
-        "source",
-        nargs="?",
-        choices=names,
-        default=names[0],
-        help=f"the vendor whose sandbox to serve (default: {names[0]})",
-    )
     first.add_arguments(sandbox)
+    vendor_parsers = sandbox.add_subparsers(
+        dest="source", metavar="VENDOR", help=f"one of {', '.join(names)}"
+    )
+    vendor_parsers.default = names[0]  # plain `leadflow sandbox`: the first source's
+    for name, vendor in vendors.items():
+        vendor_parser = vendor_parsers.add_parser(name, help=f"serve the {name} sandbox")
+        vendor.add_arguments(vendor_parser)
 
     dbt = _command(
         sub,

@@ -459,9 +459,9 @@ CORE_SETTINGS: tuple[type, ...] = (
 
 def settings_table() -> str:
     """The README's settings table: every declared setting of the core and of each source."""
-    from leadflow.sources import configured
+    from leadflow.sources import declared_settings
 
-    groups = [*CORE_SETTINGS, *(cls for source in configured() for cls in source.settings)]
+    groups = [*CORE_SETTINGS, *declared_settings()]
     lines = [
         "| group | setting | from | default | what it does |",
         "| --- | --- | --- | --- | --- |",

@@ -209,6 +209,26 @@ def configured() -> list[Source]:
     return [HubSpot()]
 
 
+def sandboxes() -> dict[str, Sandbox]:
+    """Every source package's sandbox, by vendor, configured or not (a sandbox needs no
+    account); the first configured source's comes first."""
+    from leadflow.sources.hubspot.sandbox.embedded import HubSpotSandbox
+    from leadflow.sources.salesforce.sandbox.embedded import SalesforceSandbox
+
+    found: dict[str, Sandbox] = {source.name: source.sandbox() for source in configured()}
+    found.setdefault("hubspot", HubSpotSandbox())
+    found.setdefault("salesforce", SalesforceSandbox())
+    return found
+
+
+def declared_settings() -> list[type]:
+    """Every source package's settings, configured or not (the README's table)."""
+    from leadflow.sources.hubspot.settings import SETTINGS as hubspot
+    from leadflow.sources.salesforce.settings import SETTINGS as salesforce
+
+    return [*hubspot, *salesforce]
+
+
 def crm() -> Crm:
     """The CRM the push writes to: the configured source that is one."""
     for source in configured():
