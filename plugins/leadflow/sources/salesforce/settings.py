@@ -1,14 +1,58 @@
-"""Salesforce's settings, declared with the core's `setting()`: so far those of its local
-sandbox (`leadflow sandbox salesforce`)."""
+"""Salesforce's settings: the connection leadflow reads (My Domain URL in the host, the
+connected app's client id and secret in login and password, for OAuth 2.0 client
+credentials) and the tunables in its extra, declared with the core's `setting()`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from leadflow.settings import setting
+from leadflow.settings import ConfigError, connection, read, setting
 
 API_VERSION = "66.0"  # Spring '26; simple-salesforce would default to 59.0
+
+
+@dataclass(frozen=True)
+class SalesforceConnection:
+    label: ClassVar[str] = "Airflow connection ids"
+
+    conn_id: str = setting(
+        "salesforce_default",
+        "the Salesforce connection: My Domain URL, client id (login), client secret (password)",
+        env="LEADFLOW_SALESFORCE_CONN_ID",
+    )
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    label: ClassVar[str] = "Salesforce connection"
+
+    base_url: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    api_version: str = setting(API_VERSION, "the REST API version", extra="api_version")
+    ca_file: str = setting(
+        "", "a CA certificate to trust instead of the system's (the sandbox's)", extra="ca_file"
+    )
+    timeout_s: float = setting(60.0, "seconds per request", extra="timeout_s", minimum=1)
+    max_attempts: int = setting(
+        6, "tries of a request that failed with 5xx or no answer", extra="max_attempts", minimum=1
+    )
+    backoff_s: float = setting(0.5, "first retry's wait, doubling", extra="backoff_s", minimum=0)
+    api_reserve_percent: float = setting(
+        10.0,
+        "share of the daily API allocation leadflow leaves to other integrations: it stops there",
+        extra="api_reserve_percent",
+        minimum=0,
+        maximum=100,
+    )
+    query_batch_size: int = setting(
+        2000,
+        "records per query page asked for (Sforce-Query-Options; Salesforce may send fewer)",
+        extra="query_batch_size",
+        minimum=200,
+        maximum=2000,
+    )
 
 
 @dataclass(frozen=True)
@@ -39,4 +83,30 @@ class SandboxSettings:
     )
 
 
-SETTINGS: tuple[type, ...] = (SandboxSettings,)
+SETTINGS: tuple[type, ...] = (SalesforceConnection, SalesforceSettings, SandboxSettings)
+
+
+def conn_id() -> str:
+    return read(SalesforceConnection).conn_id
+
+
+def salesforce_settings(name: str | None = None) -> SalesforceSettings:
+    """The Salesforce connection's URL, app credentials and extra, checked."""
+    name = name or conn_id()
+    conn = connection(name)
+    if not conn.host or not conn.login or not conn.password:
+        raise ConfigError(
+            f"Airflow connection '{name}' needs the My Domain URL in its host and the connected "
+            "app's client id and secret in its login and password (OAuth client credentials)."
+        )
+    host = conn.host if conn.host.startswith("http") else f"https://{conn.host}"
+    if conn.port:
+        host = f"{host}:{conn.port}"
+    return read(
+        SalesforceSettings,
+        conn.extra_dejson,
+        f"Airflow connection '{name}'",
+        base_url=host.rstrip("/"),
+        client_id=conn.login,
+        client_secret=conn.password,
+    )

@@ -15,7 +15,7 @@ from leadflow.settings import read
 from leadflow.sources.salesforce.sandbox.org import Org
 from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.synthetic import generate
-from leadflow.sources.salesforce.settings import API_VERSION, SandboxSettings
+from leadflow.sources.salesforce.settings import API_VERSION, SandboxSettings, conn_id
 
 # Salesforce's editions differ in API allocations and features, not in the REST API leadflow
 # speaks; the sandbox stands in for Enterprise Edition (100,000 requests a day plus 1,000 per
@@ -38,7 +38,7 @@ def connection_env(url: str, ca_file: Path | str) -> dict[str, str]:
         "password": app.client_secret,
         "extra": {"ca_file": str(ca_file), "api_version": API_VERSION},
     }
-    return {"AIRFLOW_CONN_SALESFORCE_DEFAULT": json.dumps(conn)}
+    return {f"AIRFLOW_CONN_{conn_id().upper()}": json.dumps(conn)}
 
 
 class SalesforceSandbox:
