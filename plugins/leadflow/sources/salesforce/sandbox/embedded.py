@@ -65,6 +65,11 @@ class SalesforceSandbox:
         )
         parser.add_argument("--latency-ms", type=at_least(0), default=0)
         parser.add_argument(
+            "--without-leadflow-fields",
+            action="store_true",
+            help="a fresh org: leadflow's custom fields not created yet (see `leadflow doctor`)",
+        )
+        parser.add_argument(
             "--lock-failure-rate",
             type=fraction,
             default=0.0,
@@ -80,6 +85,8 @@ class SalesforceSandbox:
         """Generate the org and serve it until Ctrl-C."""
         org = self._org(args.seed, args.contacts, None, args.daily_api_requests)
         org.faults.lock_failure_rate = args.lock_failure_rate
+        if args.without_leadflow_fields:
+            org.without_leadflow_fields()
         config = _config()
         config.latency_ms = args.latency_ms
         server = SandboxServer(org, config, host=args.host, port=args.port, ca_file=args.ca_file)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from leadflow.sources.salesforce.fields import FIELDS as LEADFLOW_FIELDS
+from leadflow.sources.salesforce.fields import WRITTEN_OBJECTS
 from leadflow.sources.salesforce.sandbox import ids, soql
 from leadflow.sources.salesforce.sandbox.errors import SalesforceError
 from leadflow.sources.salesforce.sandbox.schema import OBJECTS, Field, SObject, find
@@ -75,7 +77,10 @@ class Org:
         self._cursors: dict[str, Cursor] = {}
         self._next_cursor = 1
         self.user_id = ""  # the integration user every API write is made by
-        self.hidden_fields: set[tuple[str, str]] = set()  # (object, field) describe leaves out
+        # Field-level security of the integration user: (object, field) it cannot see, and
+        # those it can read but not edit.
+        self.hidden_fields: set[tuple[str, str]] = set()
+        self.read_only_fields: set[tuple[str, str]] = set()
 
     # -- time and ids ----------------------------------------------------------------------
 
@@ -106,6 +111,19 @@ class Org:
         return [
             f for f in sobject.fields.values() if (sobject.name, f.name) not in self.hidden_fields
         ]
+
+    def describe_fields(self, sobject: SObject) -> list[dict[str, Any]]:
+        described = []
+        for f in self.visible(sobject):
+            entry = f.describe()
+            if (sobject.name, f.name) in self.read_only_fields:
+                entry.update(createable=False, updateable=False)
+            described.append(entry)
+        return described
+
+    def without_leadflow_fields(self) -> None:
+        """As an org is before its admin created leadflow's custom fields."""
+        self.hidden_fields |= {(o, f.name) for o in WRITTEN_OBJECTS for f in LEADFLOW_FIELDS}
 
     def field(self, sobject: SObject, name: str) -> Field | None:
         found = sobject.field(name)
@@ -252,7 +270,8 @@ class Org:
             if name == "attributes":
                 continue
             f = self._checked(sobject, name)
-            if not trusted and not (f.createable if creating else f.updateable):
+            editable = f.createable if creating else f.updateable
+            if not trusted and (not editable or (sobject.name, f.name) in self.read_only_fields):
                 locked.append(f.name)
                 continue
             out[f.name] = _coerce(f, raw)

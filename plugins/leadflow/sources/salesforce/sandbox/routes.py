@@ -164,7 +164,7 @@ class Routes:
     def describe(self, req: Request) -> Reply:
         sobject = self.org.sobject(req.params[0])
         body = sobject.describe(req.version)
-        body["fields"] = [f.describe() for f in self.org.visible(sobject)]
+        body["fields"] = self.org.describe_fields(sobject)
         return Reply(200, body)
 
     def create(self, req: Request) -> Reply:
