@@ -54,7 +54,7 @@ def test_query_reads_every_page(server: SandboxServer) -> None:
     with _client(server) as client:
         leads = list(client.query("SELECT Id, Email FROM Lead"))
         assert len({lead["Id"] for lead in leads}) == LEADS
-        assert client.requests_sent == 3  # 200 + 200 + 50
+        assert client.requests_sent == 4  # the limits, then 200 + 200 + 50
         assert client.usage is not None and client.usage.allowed == 100_000
 
 

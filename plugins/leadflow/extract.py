@@ -92,20 +92,52 @@ def start_stream(pg: PostgresSettings, stream: str, load_id: str) -> datetime | 
     return row[0] if row else None
 
 
-def finish_stream(
-    pg: PostgresSettings, stats: ExtractStats, cursor_to: datetime, load_id: str
-) -> None:
-    """Move the stream's cursor (never backwards) once all its batches are committed."""
+def start_keyset_stream(
+    pg: PostgresSettings, stream: str, load_id: str
+) -> tuple[datetime, str] | None:
+    """As start_stream, for a stream whose cursor is a keyset (time, id of the last record)."""
     with connect(pg) as conn:
-        conn.execute(
-            """
-            insert into leadflow.stream_state (stream, cursor_at) values (%s, %s)
-            on conflict (stream) do update
-                set cursor_at = greatest(stream_state.cursor_at, excluded.cursor_at),
-                    updated_at = now()
-            """,
-            (stats.stream, cursor_to),
-        )
+        register_load(conn, load_id)
+        row = conn.execute(
+            "select cursor_at, cursor_key from leadflow.stream_state where stream = %s",
+            (stream,),
+        ).fetchone()
+    return (row[0], row[1] or "") if row else None
+
+
+def finish_stream(
+    pg: PostgresSettings,
+    stats: ExtractStats,
+    cursor_to: datetime,
+    load_id: str,
+    cursor_key: str | None = None,
+) -> None:
+    """Move the stream's cursor (never backwards) once all its batches are committed; a
+    keyset cursor moves by (time, key)."""
+    with connect(pg) as conn:
+        if cursor_key is None:
+            conn.execute(
+                """
+                insert into leadflow.stream_state (stream, cursor_at) values (%s, %s)
+                on conflict (stream) do update
+                    set cursor_at = greatest(stream_state.cursor_at, excluded.cursor_at),
+                        updated_at = now()
+                """,
+                (stats.stream, cursor_to),
+            )
+        else:
+            conn.execute(
+                """
+                insert into leadflow.stream_state (stream, cursor_at, cursor_key)
+                values (%s, %s, %s)
+                on conflict (stream) do update
+                    set cursor_at = excluded.cursor_at, cursor_key = excluded.cursor_key,
+                        updated_at = now()
+                    where (stream_state.cursor_at, coalesce(stream_state.cursor_key, ''))
+                        < (excluded.cursor_at, excluded.cursor_key)
+                """,
+                (stats.stream, cursor_to, cursor_key),
+            )
     if stats.quarantined:
         log.warning(
             "%s: %d record(s) could not be loaded and are in leadflow.quarantine (load %s)",

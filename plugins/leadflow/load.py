@@ -200,10 +200,11 @@ def copy_text(value: str) -> bytes:
     )
 
 
-def object_line(object_id: int, data: bytes, updated: datetime, archived: bool) -> bytes:
-    """One COPY line `id, record, hash, updated_at, archived` of an object table in raw."""
-    return b"%d\t%s\t%s\t%s\t%s\n" % (
-        object_id,
+def object_line(object_id: int | str, data: bytes, updated: datetime, archived: bool) -> bytes:
+    """One COPY line `id, record, hash, updated_at, archived` of an object table in raw (ids
+    are numbers for some sources, text for others)."""
+    return b"%s\t%s\t%s\t%s\t%s\n" % (
+        copy_text(object_id) if isinstance(object_id, str) else b"%d" % object_id,
         data.replace(b"\\", b"\\\\"),
         hashlib.blake2b(data, digest_size=16).hexdigest().encode(),
         updated.isoformat().encode(),
@@ -314,23 +315,31 @@ def quarantine(
     return len(bad)
 
 
-def stage_objects(cur: psycopg.Cursor, lines: list[bytes]) -> None:
-    """COPY pre-encoded object lines into a staging table holding exactly these lines.
+def stage_objects(cur: psycopg.Cursor, lines: list[bytes], id_type: str = "bigint") -> str:
+    """COPY pre-encoded object lines into a staging table holding exactly these lines; returns
+    its name (one per id type: `bigint` or `text`).
 
     One batch's transaction stages twice (its live records, then its archived ones), so the
     table is emptied first: rows left from the live step would otherwise be retired too.
     """
+    stage = "_stage_objects" if id_type == "bigint" else f"_stage_objects_{id_type}"
     cur.execute(
-        "create temp table if not exists _stage_objects (id bigint, record text,"
+        f"create temp table if not exists {stage} (id {id_type}, record text,"
         " hash uuid, updated_at timestamptz, archived boolean) on commit delete rows"
     )
-    cur.execute("delete from _stage_objects")
-    with cur.copy("copy _stage_objects (id, record, hash, updated_at, archived) from stdin") as cp:
+    cur.execute(f"delete from {stage}")
+    with cur.copy(f"copy {stage} (id, record, hash, updated_at, archived) from stdin") as cp:
         cp.write(b"".join(lines))
+    return stage
 
 
 def upsert_objects(
-    conn: psycopg.Connection, table: str, stream: str, batch: Encoded, load_id: str
+    conn: psycopg.Connection,
+    table: str,
+    stream: str,
+    batch: Encoded,
+    load_id: str,
+    id_type: str = "bigint",
 ) -> LoadStats:
     """Upsert objects into the raw `table`; the newer `updated_at` wins, archived wins ties.
 
@@ -340,13 +349,13 @@ def upsert_objects(
     probing its primary key once per staged row.
     """
     with conn.cursor() as cur:
-        stage_objects(cur, batch.lines)
+        stage = stage_objects(cur, batch.lines, id_type)
         cur.execute(
             f"""
             insert into {table} as t (id, record, updated_at, archived, _hash, _load_id)
             select distinct on (s.id)
                 s.id, s.record::jsonb, s.updated_at, s.archived, s.hash, %(load_id)s
-            from _stage_objects as s
+            from {stage} as s
             left join lateral (
                 select known._hash from {table} as known where known.id = s.id limit 1
             ) as cur on true

@@ -18,6 +18,9 @@ create table if not exists leadflow.stream_state (
     cursor_at timestamptz not null,
     updated_at timestamptz not null default now()
 );
+-- A keyset cursor's second part: the id of the last record read at cursor_at, for sources
+-- whose timestamps many records share (whole seconds), so a run resumes after it.
+alter table leadflow.stream_state add column if not exists cursor_key text;
 
 -- One row per DAG run, written at the start so a run killed by the OOM killer stays visible.
 create table if not exists leadflow.runs (

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from leadflow.sources.hubspot.sandbox import Portal
-from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer, ids
+from leadflow.sources.salesforce import ids
+from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.errors import SalesforceError
 from leadflow.sources.salesforce.sandbox.synthetic import generate
 

@@ -140,9 +140,11 @@ class SalesforceClient:
     ) -> httpx.Response:
         """One API call: logged in, within the allocation, retried on 5xx and timeouts, once
         more after a fresh login when the session expired; errors raise SalesforceApiError."""
-        self._check_reserve()
         if self._token is None:
             self.login()
+        if self.usage is None and path != LIMITS and not path.startswith("/services/"):
+            self.limits()  # a client's first data call learns where the allocation stands
+        self._check_reserve()
         relogged = False
         attempt = 0
         while True:
@@ -230,21 +232,19 @@ class SalesforceClient:
         until: datetime,
         *,
         include_deleted: bool = False,
+        stamp: str = "SystemModstamp",
     ) -> Iterator[dict[str, Any]]:
-        """The records of `sobject` modified after the keyset `after` (SystemModstamp, Id) and
-        before `until`, in (SystemModstamp, Id) order. Salesforce keeps whole seconds, so many
-        records share a stamp: ties are ordered by Id and resumed after the last one read, and
-        none is lost or read twice at a window's edge."""
-        columns = ", ".join(dict.fromkeys(["Id", "SystemModstamp", *fields]))
-        where = [f"SystemModstamp < {literal(until)}"]
+        """The records of `sobject` modified after the keyset `after` (stamp, Id) and before
+        `until`, in (stamp, Id) order. Salesforce keeps whole seconds, so many records share a
+        stamp: ties are ordered by Id and resumed after the last one read, and none is lost or
+        read twice at a window's edge."""
+        columns = ", ".join(dict.fromkeys(["Id", stamp, *fields]))
+        where = [f"{stamp} < {literal(until)}"]
         if after is not None:
             at, last_id = after
             t = literal(at)
-            where.append(f"(SystemModstamp > {t} OR (SystemModstamp = {t} AND Id > '{last_id}'))")
-        soql = (
-            f"SELECT {columns} FROM {sobject} WHERE {' AND '.join(where)}"
-            " ORDER BY SystemModstamp, Id"
-        )
+            where.append(f"({stamp} > {t} OR ({stamp} = {t} AND Id > '{last_id}'))")
+        soql = f"SELECT {columns} FROM {sobject} WHERE {' AND '.join(where)} ORDER BY {stamp}, Id"
         yield from self.query(soql, include_deleted=include_deleted)
 
     def bulk_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, str]]:

@@ -1,7 +1,7 @@
-"""What leadflow reads from Salesforce, declared once: each object's fields (the extract
-selects them, `leadflow doctor` checks the integration user can see them) and whether its
-deletions are read through queryAll. LeadHistory has no SystemModstamp: it is read by
-CreatedDate."""
+"""What leadflow reads from Salesforce, declared once: each object's stream (and raw table
+raw.<stream>), its fields (the extract selects them, `leadflow doctor` checks the integration
+user can see them) and whether deletions are read through queryAll. LeadHistory has no
+SystemModstamp: it is read by CreatedDate."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ReadObject:
     name: str
+    stream: str  # its stream, and its raw table raw.<stream>
     fields: tuple[str, ...]
     deletable: bool = True  # read with queryAll: IsDeleted and MasterRecordId say what went
     cursor_field: str = "SystemModstamp"
@@ -21,48 +22,72 @@ _PERSON += ("HasOptedOutOfEmail", "EmailBouncedDate", "MasterRecordId", "IsDelet
 _PERSON += ("CreatedDate",)
 
 READ = (
-    ReadObject("User", ("Username", "Email", "FirstName", "LastName", "IsActive"), False),
+    ReadObject(
+        "User",
+        "salesforce_users",
+        ("Username", "Email", "FirstName", "LastName", "IsActive"),
+        False,
+    ),
     ReadObject(
         "Account",
+        "salesforce_accounts",
         ("Name", "Website", "Industry", "NumberOfEmployees", "AnnualRevenue", "BillingCountry")
         + ("OwnerId", "MasterRecordId", "IsDeleted", "CreatedDate"),
     ),
     ReadObject(
         "Lead",
+        "salesforce_leads",
         _PERSON
         + ("Company", "Website", "Industry", "NumberOfEmployees", "Country", "City", "Status")
         + ("Rating", "IsConverted", "ConvertedDate", "ConvertedContactId")
         + ("ConvertedAccountId", "ConvertedOpportunityId"),
     ),
-    ReadObject("Contact", _PERSON + ("AccountId", "Department", "MailingCountry", "MailingCity")),
+    ReadObject(
+        "Contact",
+        "salesforce_contacts",
+        _PERSON + ("AccountId", "Department", "MailingCountry", "MailingCity"),
+    ),
     ReadObject(
         "Opportunity",
+        "salesforce_opportunities",
         ("Name", "AccountId", "StageName", "Amount", "CloseDate", "IsClosed", "IsWon")
         + ("OwnerId", "IsDeleted", "CreatedDate"),
     ),
     ReadObject(
-        "OpportunityContactRole", ("OpportunityId", "ContactId", "Role", "IsPrimary", "IsDeleted")
+        "OpportunityContactRole",
+        "salesforce_opportunity_contact_roles",
+        ("OpportunityId", "ContactId", "Role", "IsPrimary", "IsDeleted"),
     ),
     ReadObject(
         "Task",
+        "salesforce_tasks",
         ("WhoId", "WhatId", "OwnerId", "Subject", "Status", "ActivityDate", "TaskSubtype", "Type")
         + ("CallType", "CallDisposition", "CompletedDateTime", "IsClosed", "IsDeleted")
         + ("CreatedDate",),
     ),
     ReadObject(
         "Event",
+        "salesforce_events",
         ("WhoId", "WhatId", "OwnerId", "Subject", "ActivityDateTime", "StartDateTime")
         + ("EndDateTime", "EventSubtype", "IsDeleted", "CreatedDate"),
     ),
-    ReadObject("Campaign", ("Name", "Type", "Status", "IsActive", "IsDeleted", "CreatedDate")),
+    ReadObject(
+        "Campaign",
+        "salesforce_campaigns",
+        ("Name", "Type", "Status", "IsActive", "IsDeleted", "CreatedDate"),
+    ),
     ReadObject(
         "CampaignMember",
+        "salesforce_campaign_members",
         ("CampaignId", "LeadId", "ContactId", "LeadOrContactId", "Status", "HasResponded")
         + ("FirstRespondedDate", "IsDeleted", "CreatedDate"),
     ),
     ReadObject(
         "LeadHistory",
+        "salesforce_lead_history",
         ("LeadId", "Field", "OldValue", "NewValue", "CreatedDate", "IsDeleted"),
         cursor_field="CreatedDate",
     ),
 )
+
+STREAMS = {o.stream: o for o in READ}

@@ -46,6 +46,17 @@ class SalesforceSettings:
         minimum=0,
         maximum=100,
     )
+    settle_s: int = setting(
+        60,
+        "a run reads records stamped at least this long ago (writes Salesforce commits late)",
+        extra="settle_s",
+        minimum=0,
+    )
+    bulk_first_load: bool = setting(
+        True,
+        "read a stream's first load through a Bulk API 2.0 query job (REST query otherwise)",
+        extra="bulk_first_load",
+    )
     query_batch_size: int = setting(
         2000,
         "records per query page asked for (Sforce-Query-Options; Salesforce may send fewer)",

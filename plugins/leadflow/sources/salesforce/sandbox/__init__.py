@@ -1,8 +1,8 @@
 """Salesforce-compatible sandbox: an in-memory org served over HTTPS for demos and tests.
 
-org.py holds the records and the API's rules (schema.py the metadata, soql.py the queries,
-ids.py the ids), bulk.py the Bulk API 2.0 jobs, routes.py the REST paths, server.py auth, the
-daily allocation and TLS (tls.py), synthetic.py the seeded org, embedded.py the commands.
+org.py holds the records and the API's rules (schema.py the metadata, soql.py the queries;
+ids from ../ids.py), bulk.py the Bulk API 2.0 jobs, routes.py the REST paths, server.py auth,
+the daily allocation and TLS (tls.py), synthetic.py the seeded org, embedded.py the commands.
 """
 
 from leadflow.sources.salesforce.sandbox.org import Org

@@ -14,7 +14,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadflow.sources.salesforce.sandbox import ids, soql
+from leadflow.sources.salesforce import ids
+from leadflow.sources.salesforce.sandbox import soql
 from leadflow.sources.salesforce.sandbox.errors import SalesforceError
 from leadflow.sources.salesforce.sandbox.org import Org
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from leadflow.sources.salesforce import ids
 from leadflow.sources.salesforce.fields import FIELDS as LEADFLOW_FIELDS
 from leadflow.sources.salesforce.fields import WRITTEN_OBJECTS
-from leadflow.sources.salesforce.sandbox import ids, soql
+from leadflow.sources.salesforce.sandbox import soql
 from leadflow.sources.salesforce.sandbox.errors import SalesforceError
 from leadflow.sources.salesforce.sandbox.schema import OBJECTS, Field, SObject, find
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from leadflow.sources.salesforce.sandbox import ids
+from leadflow.sources.salesforce import ids
 from leadflow.sources.salesforce.sandbox.errors import SalesforceError
 from leadflow.sources.salesforce.sandbox.schema import Field, SObject, find
 
