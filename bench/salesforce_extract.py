@@ -69,13 +69,7 @@ def measure(pg) -> dict[str, float]:
     results: dict[str, float] = {"people": PEOPLE, "generate_s": round(time.perf_counter() - began)}
     org.clock = lambda: NOW - HOUR
     with SandboxServer(org, SandboxConfig()) as server:
-        settings = SalesforceSettings(
-            base_url=server.url,
-            client_id="sandbox-client",
-            client_secret="sandbox-secret",
-            ca_file=str(server.ca_file),
-            settle_s=0,
-        )
+        settings = server.client_settings(settle_s=0)
         results.update(
             _load_all(pg, dataclasses.replace(settings, bulk_first_load=False), NOW, "rest")
         )

@@ -17,7 +17,6 @@ from leadflow.sources.salesforce.client import (
     parse_time,
 )
 from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
-from leadflow.sources.salesforce.settings import SalesforceSettings
 
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 LEADS = 450
@@ -36,18 +35,8 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-def _client(server: SandboxServer, **overrides: object) -> SalesforceClient:
-    settings = SalesforceSettings(
-        base_url=server.url,
-        client_id="sandbox-client",
-        client_secret="sandbox-secret",
-        ca_file=str(server.ca_file),
-        query_batch_size=200,
-        backoff_s=0,
-    )
-    for name, value in overrides.items():
-        object.__setattr__(settings, name, value)
-    return SalesforceClient(settings)
+def _client(server: SandboxServer, **changes: object) -> SalesforceClient:
+    return SalesforceClient(server.client_settings(query_batch_size=200, backoff_s=0, **changes))
 
 
 def test_query_reads_every_page(server: SandboxServer) -> None:

@@ -4,7 +4,6 @@ failing line that names the fix."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +12,6 @@ from leadflow.doctor import Check
 from leadflow.sources.salesforce.doctor import checks
 from leadflow.sources.salesforce.fields import FIELDS
 from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
-from leadflow.sources.salesforce.settings import SalesforceSettings
 
 
 @pytest.fixture
@@ -22,22 +20,12 @@ def server() -> Iterator[SandboxServer]:
         yield running
 
 
-def _settings(server: SandboxServer, **changes: object) -> SalesforceSettings:
-    base = SalesforceSettings(
-        base_url=server.url,
-        client_id="sandbox-client",
-        client_secret="sandbox-secret",
-        ca_file=str(server.ca_file),
-    )
-    return dataclasses.replace(base, **changes)
-
-
 def _failing(results: list[Check]) -> dict[str, Check]:
     return {c.name: c for c in results if c.status == "fail"}
 
 
 def test_a_ready_org_passes_every_check(server: SandboxServer) -> None:
-    results = checks(_settings(server))
+    results = checks(server.client_settings())
     assert _failing(results) == {}
     names = [c.name for c in results]
     assert "read Lead" in names and "write Contact" in names and "API version" in names
@@ -45,7 +33,7 @@ def test_a_ready_org_passes_every_check(server: SandboxServer) -> None:
 
 def test_a_fresh_org_gets_the_definitions_to_create(server: SandboxServer) -> None:
     server.org.without_leadflow_fields()
-    failing = _failing(checks(_settings(server)))
+    failing = _failing(checks(server.client_settings()))
     assert set(failing) == {"write Lead", "write Contact"}
     fix = failing["write Lead"].line()
     for field in FIELDS:
@@ -56,15 +44,15 @@ def test_a_fresh_org_gets_the_definitions_to_create(server: SandboxServer) -> No
 def test_field_level_security_names_the_fields_and_the_access(server: SandboxServer) -> None:
     server.org.hidden_fields.add(("Lead", "Status"))
     server.org.read_only_fields.add(("Contact", "Leadflow_Score__c"))
-    failing = _failing(checks(_settings(server)))
+    failing = _failing(checks(server.client_settings()))
     assert "Status" in failing["read Lead"].detail and "Read" in failing["read Lead"].fix
     assert "Leadflow_Score__c" in failing["write Contact"].detail
     assert "Edit access" in failing["write Contact"].fix
 
 
 def test_an_unserved_version_and_a_wrong_secret_fail_clearly(server: SandboxServer) -> None:
-    old = _failing(checks(_settings(server, api_version="40.0")))
+    old = _failing(checks(server.client_settings(api_version="40.0")))
     assert "v40.0 is not served" in old["API version"].detail
-    refused = _failing(checks(_settings(server, client_secret="nope")))
+    refused = _failing(checks(server.client_settings(client_secret="nope")))
     assert "invalid_client" in refused["login (client credentials)"].fix
     assert "nope" not in refused["login (client credentials)"].line()

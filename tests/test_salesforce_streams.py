@@ -5,7 +5,6 @@ reserved share of the daily allocation that leaves the cursor where it was."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,6 @@ from leadflow.sources.salesforce.client import ApiAllocationReserved
 from leadflow.sources.salesforce.objects import READ
 from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.synthetic import generate
-from leadflow.sources.salesforce.settings import SalesforceSettings
 from leadflow.sources.salesforce.streams import extract_stream
 
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
@@ -47,20 +45,15 @@ def server() -> Iterator[SandboxServer]:
     running.stop()
 
 
-def _settings(server: SandboxServer, **changes: object) -> SalesforceSettings:
-    base = SalesforceSettings(
-        base_url=server.url,
-        client_id="sandbox-client",
-        client_secret="sandbox-secret",
-        ca_file=str(server.ca_file),
-        settle_s=0,
-        backoff_s=0,
-    )
-    return dataclasses.replace(base, **changes)
-
-
 def _run(db: PostgresSettings, server: SandboxServer, stream: str, end: datetime, **kw: object):
-    return extract_stream(stream, db, _settings(server, **kw), end - HOUR, end, f"load-{end}")
+    return extract_stream(
+        stream,
+        db,
+        server.client_settings(settle_s=0, backoff_s=0, **kw),
+        end - HOUR,
+        end,
+        f"load-{end}",
+    )
 
 
 def _rows(db: PostgresSettings, table: str) -> dict[str, tuple[bool, dict]]:

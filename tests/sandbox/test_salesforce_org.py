@@ -29,9 +29,12 @@ def _org(leads: int = 0) -> Org:
     return org
 
 
+def _records(org: Org, soql: str, include_deleted: bool = False) -> list[dict]:
+    return org.query(soql, include_deleted=include_deleted, batch=2000, version="66.0")["records"]
+
+
 def _ids(org: Org, soql: str, include_deleted: bool = False) -> list[str]:
-    page = org.query(soql, include_deleted=include_deleted, batch=2000, version="66.0")
-    return [r["Id"] for r in page["records"]]
+    return [r["Id"] for r in _records(org, soql, include_deleted)]
 
 
 def test_ids_carry_their_prefix_and_case_checksum() -> None:
@@ -64,12 +67,7 @@ def test_deleted_and_merged_records_are_in_query_all_only() -> None:
     org.merge("Lead", master, duplicate)
     org.delete("Lead", gone)
     assert _ids(org, "SELECT Id FROM Lead") == [master]
-    everything = org.query(
-        "SELECT Id, IsDeleted, MasterRecordId FROM Lead ORDER BY Id",
-        include_deleted=True,
-        batch=2000,
-        version="66.0",
-    )["records"]
+    everything = _records(org, "SELECT Id, IsDeleted, MasterRecordId FROM Lead ORDER BY Id", True)
     assert [(r["IsDeleted"], r["MasterRecordId"]) for r in everything] == [
         (False, None),
         (True, master),
@@ -82,12 +80,7 @@ def test_status_changes_are_lead_history_and_converted_leads_are_read_only() -> 
     (lead,) = _ids(org, "SELECT Id FROM Lead")
     org.clock = lambda: NOW + timedelta(hours=1)
     org.update("Lead", lead, {"Status": "Working - Contacted"})
-    history = org.query(
-        "SELECT Field, OldValue, NewValue, CreatedDate FROM LeadHistory",
-        include_deleted=False,
-        batch=2000,
-        version="66.0",
-    )["records"]
+    history = _records(org, "SELECT Field, OldValue, NewValue, CreatedDate FROM LeadHistory", False)
     assert [(h["Field"], h["OldValue"], h["NewValue"]) for h in history] == [
         ("Status", "Open - Not Contacted", "Working - Contacted")
     ]

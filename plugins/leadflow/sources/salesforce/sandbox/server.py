@@ -8,6 +8,7 @@ while it serves (switch faults on and off); `expire_sessions()` revokes every to
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import re
 import secrets
@@ -24,6 +25,7 @@ from leadflow.sources.salesforce.sandbox.errors import SalesforceError
 from leadflow.sources.salesforce.sandbox.org import API_VERSIONS, Org
 from leadflow.sources.salesforce.sandbox.routes import Reply, Request, Routes, parse_form
 from leadflow.sources.salesforce.sandbox.tls import Certificates
+from leadflow.sources.salesforce.settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
 _DATA = re.compile(r"/services/data/v(\d+\.\d)(?:/(.*?))?/?")
@@ -68,6 +70,16 @@ class SandboxServer:
     @property
     def url(self) -> str:
         return f"https://{self.host}:{self.port}"
+
+    def client_settings(self, **changes: Any) -> SalesforceSettings:
+        """A leadflow client's settings pointed at this server (tests, benchmarks)."""
+        settings = SalesforceSettings(
+            base_url=self.url,
+            client_id=self.config.client_id,
+            client_secret=self.config.client_secret,
+            ca_file=str(self.ca_file),
+        )
+        return dataclasses.replace(settings, **changes)
 
     def expire_sessions(self) -> None:
         """Every session ends, as when an admin revokes them or they time out."""
