@@ -39,3 +39,11 @@ def port(value: str) -> int:
     if number > 65535:
         raise argparse.ArgumentTypeError(f"must be between 0 and 65535 (got {number})")
     return number
+
+
+def sandbox_arguments(parser: argparse.ArgumentParser, default_port: int, people: str) -> None:
+    """The options every vendor's sandbox takes: where it listens, its seed and its size."""
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
+    parser.add_argument("--port", type=port, default=default_port)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--contacts", type=at_least(0), default=5000, help=people)

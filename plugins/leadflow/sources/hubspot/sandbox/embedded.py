@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from leadflow.arguments import at_least, fraction, port
+from leadflow.arguments import at_least, fraction, sandbox_arguments
 from leadflow.settings import read
 from leadflow.sources.hubspot.sandbox.portal import Portal
 from leadflow.sources.hubspot.sandbox.server import TIERS, SandboxConfig, SandboxServer
@@ -34,10 +34,7 @@ class HubSpotSandbox:
     default_tier = "professional"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
-        parser.add_argument("--port", type=port, default=8765)
-        parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument("--contacts", type=at_least(0), default=5000)
+        sandbox_arguments(parser, 8765, "contacts in the generated portal")
         parser.add_argument(
             "--tier",
             choices=TIERS,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from leadflow.arguments import at_least, fraction, port
+from leadflow.arguments import at_least, fraction, sandbox_arguments
 from leadflow.settings import read
 from leadflow.sources.salesforce.sandbox.org import Org
 from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
@@ -48,12 +48,7 @@ class SalesforceSandbox:
     default_tier = "enterprise"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 inside a container")
-        parser.add_argument("--port", type=port, default=8766)
-        parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument(
-            "--contacts", type=at_least(0), default=5000, help="people (leads and contacts)"
-        )
+        sandbox_arguments(parser, 8766, "people in the generated org (leads and contacts)")
         parser.add_argument(
             "--ca-file",
             type=Path,
