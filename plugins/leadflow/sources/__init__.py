@@ -1,21 +1,26 @@
-"""The source systems leadflow reads and writes back to, one package each (hubspot/ today), and
-the small typed interface through which the core (pipeline, loader, gates, push, CLI, report,
-doctor) speaks to them.
+"""The source systems leadflow reads and writes back to, one package each (hubspot/, and
+salesforce/ being built), and the small typed interface through which the core (pipeline,
+loader, gates, push, CLI, report, doctor) speaks to them.
 
 A package owns everything vendor-specific: its client (every endpoint it calls), its streams
 (what is extracted, cursors, how records map to raw tables), its write-back (for a CRM), its
 doctor checks, its settings and its sandbox. Adding a source is adding a package that provides
-a `Source` (and, for a CRM, a `Crm`), and naming it in `configured()`.
+a `Source` (and, for a CRM, a `Crm`), and naming it in `PACKAGES`; a deployment lists the
+ones it reads in LEADFLOW_SOURCES.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from leadflow.errors import ConfigError
+from leadflow.settings import read, setting
 
 if TYPE_CHECKING:
     from leadflow.doctor import Check
@@ -202,31 +207,52 @@ class Source(Protocol):
         """Its local stand-in."""
 
 
-def configured() -> list[Source]:
-    """The sources this deployment reads (HubSpot, the only one so far)."""
-    from leadflow.sources.hubspot import HubSpot
+# Every source package, by name: the class that is its Source (imported only when used).
+PACKAGES = {
+    "hubspot": "leadflow.sources.hubspot:HubSpot",
+    "salesforce": "leadflow.sources.salesforce:Salesforce",
+}
 
-    return [HubSpot()]
+
+@dataclass(frozen=True)
+class SourceSettings:
+    label: ClassVar[str] = "Sources"
+
+    sources: str = setting(
+        "hubspot",
+        "the source systems this deployment reads, comma-separated, the CRM first "
+        f"(of {', '.join(PACKAGES)}; salesforce is read only, issue #26)",
+        env="LEADFLOW_SOURCES",
+    )
+
+
+def _source(name: str) -> Source:
+    module, _, cls = PACKAGES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+def configured() -> list[Source]:
+    """The sources this deployment reads (LEADFLOW_SOURCES), in the order it names them."""
+    names = [n.strip().lower() for n in read(SourceSettings).sources.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PACKAGES]
+    if unknown or not names:
+        raise ConfigError(
+            f"LEADFLOW_SOURCES names {', '.join(unknown) or 'no source'}: list some of "
+            f"{', '.join(PACKAGES)}, comma-separated."
+        )
+    return [_source(n) for n in dict.fromkeys(names)]
 
 
 def sandboxes() -> dict[str, Sandbox]:
     """Every source package's sandbox, by vendor, configured or not (a sandbox needs no
-    account); the first configured source's comes first."""
-    from leadflow.sources.hubspot.sandbox.embedded import HubSpotSandbox
-    from leadflow.sources.salesforce.sandbox.embedded import SalesforceSandbox
-
-    found: dict[str, Sandbox] = {source.name: source.sandbox() for source in configured()}
-    found.setdefault("hubspot", HubSpotSandbox())
-    found.setdefault("salesforce", SalesforceSandbox())
-    return found
+    account); the configured sources' come first."""
+    first = [s.name for s in configured()]
+    return {n: _source(n).sandbox() for n in [*first, *(p for p in PACKAGES if p not in first)]}
 
 
 def declared_settings() -> list[type]:
     """Every source package's settings, configured or not (the README's table)."""
-    from leadflow.sources.hubspot.settings import SETTINGS as hubspot
-    from leadflow.sources.salesforce.settings import SETTINGS as salesforce
-
-    return [*hubspot, *salesforce]
+    return [SourceSettings, *(cls for name in PACKAGES for cls in _source(name).settings)]
 
 
 def crm() -> Crm:
@@ -235,7 +261,10 @@ def crm() -> Crm:
         found = source.crm()
         if found is not None:
             return found
-    raise LookupError("no configured source is a CRM")
+    raise ConfigError(
+        "no configured source is a CRM leadflow can write back to: list hubspot in "
+        "LEADFLOW_SOURCES."
+    )
 
 
 def named(name: str) -> Source:

@@ -1,0 +1,27 @@
+{% macro sf_field(name, record='record') -%}
+    nullif(trim({{ record }} ->> '{{ name }}'), '')
+{%- endmacro %}
+
+{% macro sf_id(name, record='record') -%}
+    {#- Salesforce ids as the API returns them: 18 characters (15 in older exports). -#}
+    case when {{ record }} ->> '{{ name }}' ~ '^[0-9A-Za-z]{15}([0-9A-Z]{3})?$' then {{ record }} ->> '{{ name }}' end
+{%- endmacro %}
+
+{% macro sf_timestamp(name, record='record') -%}
+    case
+        when {{ record }} ->> '{{ name }}' ~ '^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$'
+            then ({{ record }} ->> '{{ name }}')::timestamptz
+    end
+{%- endmacro %}
+
+{% macro sf_date(name, record='record') -%}
+    case when {{ record }} ->> '{{ name }}' ~ '^\d{4}-\d{2}-\d{2}$' then ({{ record }} ->> '{{ name }}')::date end
+{%- endmacro %}
+
+{% macro sf_number(name, record='record') -%}
+    case when jsonb_typeof({{ record }} -> '{{ name }}') = 'number' then ({{ record }} ->> '{{ name }}')::numeric end
+{%- endmacro %}
+
+{% macro sf_bool(name, record='record') -%}
+    coalesce(({{ record }} -> '{{ name }}')::boolean, false)
+{%- endmacro %}
