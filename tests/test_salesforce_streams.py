@@ -16,7 +16,8 @@ from leadflow.settings import PostgresSettings
 from leadflow.sources.salesforce import Salesforce
 from leadflow.sources.salesforce.client import ApiAllocationReserved
 from leadflow.sources.salesforce.objects import READ
-from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
+from leadflow.sources.salesforce.sandbox.org import Org
+from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.synthetic import generate
 from leadflow.sources.salesforce.streams import extract_stream
 
@@ -121,7 +122,10 @@ def test_a_rerun_of_the_interval_changes_nothing(
 def test_a_record_without_a_valid_id_is_quarantined_with_the_reason(
     db: PostgresSettings, server: SandboxServer
 ) -> None:
-    broken = next(iter(server.org.records["Campaign"].values()))
+    # the last one read, where a malformed Id would otherwise become the cursor
+    broken = max(
+        server.org.records["Campaign"].values(), key=lambda r: (r["SystemModstamp"], r["Id"])
+    )
     broken["Id"] = "not-an-id"
     stats = _run(db, server, "salesforce_campaigns", NOW, bulk_first_load=False)
     assert stats.quarantined == 1 and stats.changed == stats.received - 1
@@ -129,7 +133,11 @@ def test_a_record_without_a_valid_id_is_quarantined_with_the_reason(
         reason = conn.execute(
             "select reason from leadflow.quarantine where stream = 'salesforce_campaigns'"
         ).fetchone()
+        (cursor_key,) = conn.execute(
+            "select cursor_key from leadflow.stream_state where stream = 'salesforce_campaigns'"
+        ).fetchone()
     assert reason == ("malformed Id 'not-an-id'",)
+    assert cursor_key in server.org.records["Campaign"]  # a valid id, not the malformed one
 
 
 def test_the_reserved_allocation_stops_the_stream_with_its_cursor_kept(

@@ -12,7 +12,6 @@ quarantined with the reason; the cursor moves only past what was committed.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +26,6 @@ from leadflow.sources.salesforce.objects import STREAMS, ReadObject
 from leadflow.sources.salesforce.settings import SalesforceSettings
 from leadflow.stats import ExtractStats
 
-log = logging.getLogger(__name__)
 BATCH = 2000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUMBERS = {"int": int, "double": float, "currency": float, "percent": float}
@@ -71,7 +69,7 @@ def extract_stream(
             last = max([last, *(_key(obj, r) for r in batch)], key=_order)
         stats.requests = client.requests_sent
     # An empty first load still records a cursor, so the next run reads changes, not history.
-    at, key = last or (EPOCH, "")
+    at, key = _order(last)
     finish_stream(pg, stats, at, load_id, cursor_key=key)
     stats.window_start = cursor[0].isoformat() if cursor else ""
     stats.window_end = until.isoformat()
@@ -83,9 +81,11 @@ def _order(key: tuple[datetime, str] | None) -> tuple[datetime, str]:
 
 
 def _key(obj: ReadObject, record: dict[str, Any]) -> tuple[datetime, str] | None:
-    """The record's place in the keyset, or None when it has none (it is quarantined)."""
+    """The record's place in the keyset, or None when it has none (it is quarantined: a
+    malformed Id must not become the cursor, which would skip the valid ids after it)."""
+    record_id = normalize(str(record.get("Id") or ""))
     try:
-        return parse_time(str(record[obj.cursor_field])), str(record["Id"])
+        return (parse_time(str(record[obj.cursor_field])), record_id) if record_id else None
     except (KeyError, ValueError):
         return None
 
