@@ -25,7 +25,7 @@ from leadflow.local import start_embedded_postgres, stop_embedded_postgres
 from leadflow.sources.salesforce import Salesforce
 from leadflow.sources.salesforce.client import SalesforceClient
 from leadflow.sources.salesforce.objects import READ
-from leadflow.sources.salesforce.sandbox import SandboxConfig, SandboxServer
+from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.synthetic import generate
 from leadflow.sources.salesforce.settings import SalesforceSettings
 from leadflow.sources.salesforce.streams import extract_stream

@@ -16,7 +16,8 @@ from leadflow.sources.salesforce.client import (
     SalesforceClient,
     parse_time,
 )
-from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
+from leadflow.sources.salesforce.sandbox.org import Org
+from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
 
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 LEADS = 450

@@ -11,7 +11,8 @@ import pytest
 from leadflow.doctor import Check
 from leadflow.sources.salesforce.doctor import checks
 from leadflow.sources.salesforce.fields import FIELDS
-from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
+from leadflow.sources.salesforce.sandbox.org import Org
+from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 from leadflow.db import connect
 from leadflow.local import run_lead_sync
 from leadflow.sources.salesforce.objects import READ
-from leadflow.sources.salesforce.sandbox import SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.embedded import connection_env
+from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.synthetic import generate
 from leadflow.transform import run_dbt
 

@@ -609,7 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="seed of the synthetic portal")
     from leadflow.sources import sandboxes
 
-    first = next(iter(sandboxes().values()))
+    vendors = sandboxes()
+    first = next(iter(vendors.values()))
     demo.add_argument(
         "--tier",
         choices=first.tiers,
@@ -672,7 +673,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--skip-dbt", action="store_true", help="skip `dbt parse`")
 
-    vendors = sandboxes()
     names = list(vendors)
     sandbox = _command(
         sub,

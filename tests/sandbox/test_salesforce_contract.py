@@ -25,7 +25,8 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
+from leadflow.sources.salesforce.sandbox.org import Org
+from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.synthetic import NURTURE_CAMPAIGN, generate
 
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)

@@ -12,8 +12,9 @@ import pytest
 
 from leadflow.sources.hubspot.sandbox import Portal
 from leadflow.sources.salesforce import ids
-from leadflow.sources.salesforce.sandbox import Org, SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.errors import SalesforceError
+from leadflow.sources.salesforce.sandbox.org import Org
+from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
 from leadflow.sources.salesforce.sandbox.synthetic import generate
 
 NOW = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)

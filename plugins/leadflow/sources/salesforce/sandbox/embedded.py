@@ -9,13 +9,17 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from leadflow.arguments import at_least, fraction, sandbox_arguments
 from leadflow.settings import read
-from leadflow.sources.salesforce.sandbox.org import Org
-from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
-from leadflow.sources.salesforce.sandbox.synthetic import generate
 from leadflow.sources.salesforce.settings import API_VERSION, SandboxSettings, conn_id
+
+if TYPE_CHECKING:
+    # Imported where used: every `leadflow` command builds its parser from this module, and
+    # the server's TLS (cryptography) and the generator would double its start-up.
+    from leadflow.sources.salesforce.sandbox.org import Org
+    from leadflow.sources.salesforce.sandbox.server import SandboxConfig
 
 # Salesforce's editions differ in API allocations and features, not in the REST API leadflow
 # speaks; the sandbox stands in for Enterprise Edition (100,000 requests a day plus 1,000 per
@@ -24,6 +28,8 @@ EDITIONS = ("enterprise",)
 
 
 def _config() -> SandboxConfig:
+    from leadflow.sources.salesforce.sandbox.server import SandboxConfig
+
     app = read(SandboxSettings)
     return SandboxConfig(client_id=app.client_id, client_secret=app.client_secret)
 
@@ -72,12 +78,16 @@ class SalesforceSandbox:
         )
 
     def _org(self, seed: int, people: int, now: datetime | None, api_max: int) -> Org:
+        from leadflow.sources.salesforce.sandbox.synthetic import generate
+
         org = generate(seed=seed, people=people, now=now)
         org.api_max = api_max
         return org
 
     def serve(self, args: argparse.Namespace) -> None:
         """Generate the org and serve it until Ctrl-C."""
+        from leadflow.sources.salesforce.sandbox.server import SandboxServer
+
         org = self._org(args.seed, args.contacts, None, args.daily_api_requests)
         org.faults.lock_failure_rate = args.lock_failure_rate
         if args.without_leadflow_fields:
@@ -98,6 +108,8 @@ class SalesforceSandbox:
         self, seed: int, contacts: int, now: datetime, tier: str | None = None
     ) -> Iterator[dict[str, str]]:
         """A generated org as of `now`, served on a free port while the demo runs."""
+        from leadflow.sources.salesforce.sandbox.server import SandboxServer
+
         org = self._org(seed, contacts, now, 100_000)
         with SandboxServer(org, _config()) as server:
             print(f"  salesforce sandbox at {server.url}")
