@@ -84,12 +84,8 @@ def prefetched(batches: Iterator[Any], depth: int = PREFETCH_BATCHES) -> Iterato
 
 def start_stream(pg: PostgresSettings, stream: str, load_id: str) -> datetime | None:
     """Register the load (before its first batch) and return the stream's cursor."""
-    with connect(pg) as conn:
-        register_load(conn, load_id)
-        row = conn.execute(
-            "select cursor_at from leadflow.stream_state where stream = %s", (stream,)
-        ).fetchone()
-    return row[0] if row else None
+    cursor = start_keyset_stream(pg, stream, load_id)
+    return cursor[0] if cursor else None
 
 
 def start_keyset_stream(

@@ -184,12 +184,15 @@ class SalesforceClient:
         if match:
             self.usage = Usage(int(match.group(1)), int(match.group(2)))
 
+    def reserve(self, allowed: int) -> float:
+        """The requests of a daily allocation of `allowed` that leadflow leaves unused."""
+        return allowed * self.settings.api_reserve_percent / 100
+
     def _check_reserve(self) -> None:
         usage = self.usage
         if usage is None:
             return
-        reserve = usage.allowed * self.settings.api_reserve_percent / 100
-        if usage.remaining <= reserve:
+        if usage.remaining <= self.reserve(usage.allowed):
             raise ApiAllocationReserved(
                 f"Salesforce's daily API allocation is at {usage.used:,} of {usage.allowed:,}: "
                 f"leadflow stops with {usage.remaining:,} left, the "

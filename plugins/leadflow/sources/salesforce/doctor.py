@@ -67,7 +67,7 @@ def _version(client: SalesforceClient, results: list[Check]) -> None:
 def _allocation(client: SalesforceClient, results: list[Check]) -> None:
     daily = client.limits().get("DailyApiRequests", {})
     allowed, left = int(daily.get("Max", 0)), int(daily.get("Remaining", 0))
-    reserve = allowed * client.settings.api_reserve_percent / 100
+    reserve = client.reserve(allowed)
     status = "ok" if left > reserve else "warn"
     results.append(
         Check(
