@@ -7,7 +7,7 @@ short table on stdout, with a naive baseline (row-by-row insert) measured in the
 
     python -m bench.run --contacts 20000 --events 200000      # make bench-small
     python -m bench.run --contacts 1000000 --events 20000000  # make bench
-    python -m bench.run ... --name N --resume  # on run N's workload, stopped in its full build
+    python -m bench.run ... --name N --resume  # more hours on run N's workload
 
 The workload is an Enterprise portal's: every form submission and email open or click is also
 in the forms and email events APIs' tables (as HubSpot shows it twice), so scoring counts
@@ -380,14 +380,18 @@ def _generate_and_build(
     results["dbt_full_slowest_s"] = _slowest_nodes()
 
 
-def _catch_up(pg: PostgresSettings) -> None:
-    """`--resume`: the generated database of an earlier run of the same name, stopped in its
-    full build (before any hourly delta), brought up to date by one incremental build, as a
-    deployment's next hour would after an interruption."""
+def _catch_up(pg: PostgresSettings) -> int:
+    """`--resume`: the generated database of an earlier run of the same name, brought up to date
+    by one incremental build, as a deployment's next hour would after an interruption. Returns
+    the hourly deltas it already holds: the new hours follow them."""
     with connect(pg) as conn:
         if not conn.execute("select exists (select from raw.hubspot_contacts)").fetchone()[0]:
             raise SystemExit(f"--resume: {pg.dbname} holds no generated workload")
-    dbt_build(pg, AS_OF - timedelta(hours=1), timeout_s=pg.statement_timeout_s)
+        (hours,) = conn.execute(
+            "select count(*) from leadflow.loads where load_id like 'delta%%'"
+        ).fetchone()
+    dbt_build(pg, AS_OF + timedelta(hours=hours - 1), timeout_s=pg.statement_timeout_s)
+    return hours
 
 
 def run(
@@ -413,9 +417,10 @@ def run(
         "as_of": AS_OF - timedelta(hours=1),
     }
     print(f"benchmark {name}: {contacts} contacts, {events} events")
+    hours_done = 0
     if resume:
-        results["resumed"] = True
-        _timed("dbt_catch_up_build_s", results, lambda: _catch_up(pg))
+        hours_done = _timed("dbt_catch_up_build_s", results, lambda: _catch_up(pg))
+        results["resumed_after_hours"] = hours_done
     else:
         _generate_and_build(pg, params, events, results)
     _mark_pushed(pg)
@@ -424,7 +429,7 @@ def run(
     # every gate task, so it stays in the gates' figure and is also reported on its own
     _timed("gx_import_s", results, lambda: importlib.import_module("great_expectations"))
     results["cycles"] = {}
-    for hour, touched in enumerate(touched_counts, start=1):
+    for hour, touched in enumerate(touched_counts, start=hours_done + 1):
         if touched > contacts:
             continue
         as_of = AS_OF + timedelta(hours=hour - 1)
@@ -507,8 +512,8 @@ def main() -> None:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="reuse the workload an earlier run of this name generated; skip generation and"
-        " the full build",
+        help="reuse the workload an earlier run of this name generated (skip generation and"
+        " the full build); its hours follow that run's",
     )
     args = parser.parse_args()
     run(args.contacts, args.events, args.touched, args.name, args.resume)
