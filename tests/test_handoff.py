@@ -259,4 +259,7 @@ def test_nurture_adds_to_the_list_and_requalifying_removes_and_writes_a_new_note
     assert people["went_cold"] not in members()
     assert _push_stats(connections, second.run_id)["nurture_removed"] == 1
     (note,) = _notes(sandbox, people["went_cold"])
+    # composed by the hourly build's own lookups (the first build ranks every SQL's in one pass)
     assert "Why now: SQL: demo request on " in note["hs_note_body"]
+    assert re.search(r"<li>\+\d+ demo request", note["hs_note_body"])  # its signals
+    assert "form submitted: Demo request</li>" in note["hs_note_body"]  # its last touches
