@@ -1,8 +1,9 @@
 """End to end with Salesforce read beside HubSpot (LEADFLOW_SOURCES=hubspot,salesforce): the
 lead_sync DAG under Airflow (dag.test) extracts the Salesforce sandbox's eleven streams over
 HTTPS into raw, dbt stages them and maps each Lead and Contact to one person, and HubSpot's
-stages and push are what they are without it. A re-run reads nothing new. Real Postgres, dbt,
-GX and HTTP. Salesforce does not feed scoring or the push yet (issue #26)."""
+stages and push are what they are without it. A re-run reads nothing new; a lead converted the
+next hour keeps its person id, which `--full-refresh` leaves. Real Postgres, dbt, GX and HTTP.
+Salesforce does not feed scoring or the push yet (issue #26)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from .conftest import NOW
 from .test_lead_sync_e2e import EXPECTED_STAGES, _crm_contact, _seed
 
 LAST_WRITE = "select max(_loaded_at) from raw.salesforce_leads"
+PERSON_IDS = "select record_id, person_id from intermediate.int_salesforce_person_ids"
 
 
 @pytest.fixture
@@ -67,10 +69,27 @@ def test_salesforce_streams_run_in_the_dag_beside_hubspot(sandbox, connections, 
         )
     assert len(people) == len(org.records["Lead"]) + len(org.records["Contact"])
     assert "salesforce_leads" in str(stats)
-    # its data tests and its unit test (the hourly build leaves unit tests out)
-    assert run_dbt(connections, ["test", "--select", "int_salesforce_person_records"], NOW) == 0
+    # their data tests and unit tests (the hourly build leaves unit tests out)
+    people_models = "int_salesforce_person_records int_salesforce_person_ids int_salesforce_people"
+    assert run_dbt(connections, ["test", "--select", people_models], NOW) == 0
     with connect(connections) as conn:
         (written,) = conn.execute(LAST_WRITE).fetchone()
+        person_ids = dict(conn.execute(PERSON_IDS).fetchall())
+        written_to = dict(
+            conn.execute(
+                "select crm_record_id, contact_id from intermediate.int_salesforce_people"
+            ).fetchall()
+        )
+    assert person_ids.keys() == people.keys()
+    by_key: dict[str, set[int]] = {}
+    for record_id, key in people.items():
+        by_key.setdefault(key, set()).add(person_ids[record_id])
+    # one number per person, a different one for each
+    assert all(len(ids) == 1 for ids in by_key.values())
+    assert len(set(person_ids.values())) == len(by_key)
+    # one row per person, written to its Contact once converted
+    assert written_to == {key: ids.pop() for key, ids in by_key.items()}
+    assert {lead["ConvertedContactId"] for lead in converted} <= written_to.keys()
 
     rerun = run_lead_sync(NOW)
     assert rerun.state == "success"
@@ -81,3 +100,14 @@ def test_salesforce_streams_run_in_the_dag_beside_hubspot(sandbox, connections, 
         (written_after,) = conn.execute(LAST_WRITE).fetchone()
     assert stats["push"]["changed"] == 0
     assert written_after == written  # nothing read again was rewritten
+
+    # Sales converts a lead the next hour: its new contact is the same person, and nobody
+    # else's number moves, through the hourly build or a --full-refresh one.
+    lead = next(r for r in org.records["Lead"].values() if not r["IsConverted"])
+    contact_id = org.convert_lead(lead["Id"], at=NOW + timedelta(minutes=30))
+    assert run_lead_sync(NOW + timedelta(hours=1)).state == "success"
+    assert run_dbt(connections, ["build", "--full-refresh", "--select", people_models], NOW) == 0
+    with connect(connections) as conn:
+        after = dict(conn.execute(PERSON_IDS).fetchall())
+    assert after[contact_id] == after[lead["Id"]] == person_ids[lead["Id"]]
+    assert {r: after[r] for r in person_ids} == person_ids

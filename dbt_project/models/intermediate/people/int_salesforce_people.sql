@@ -1,0 +1,129 @@
+{#- One row per Salesforce person in the people vocabulary of int_contacts_enriched, keyed by
+    the person's number (int_salesforce_person_ids). A person is its Contact once converted,
+    else its Lead: the Contact's fields and Account win, the lead's status and source are kept
+    (a contact has neither), and the record leadflow writes is the Contact (a converted lead is
+    read-only in Salesforce). A Contact several leads were converted into keeps the latest
+    lead's status. A person whose record is deleted or merged away is gone (the merge's
+    survivor is its own person). Built where LEADFLOW_SOURCES lists salesforce. -#}
+
+with
+
+records as (
+
+    select * from {{ ref('int_salesforce_person_records') }}
+
+),
+
+person_ids as (
+
+    select * from {{ ref('int_salesforce_person_ids') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('stg_salesforce__leads') }}
+
+),
+
+contacts as (
+
+    select * from {{ ref('stg_salesforce__contacts') }}
+
+),
+
+accounts as (
+
+    select * from {{ ref('stg_salesforce__accounts') }}
+    where not is_archived
+
+),
+
+users as (
+
+    select * from {{ ref('stg_salesforce__users') }}
+
+),
+
+-- A person's number is its own record's (a lead converted into an older contact joins the
+-- contact's person), else its lowest: a converted lead's Contact can be read an hour after it.
+people as (
+
+    select
+        records.person_key,
+        case when bool_or(records.record_type = 'Contact' or records.is_converted) then 'Contact' else 'Lead' end
+            as record_type,
+        coalesce(
+            min(person_ids.person_id) filter (where records.record_id = records.person_key),
+            min(person_ids.person_id)
+        ) as person_id
+    from records
+    inner join person_ids on records.record_id = person_ids.record_id
+    group by records.person_key
+    having not coalesce(bool_or(records.is_archived) filter (where records.record_id = records.person_key), false)
+
+),
+
+latest_lead as (
+
+    select distinct on (records.person_key)
+        records.person_key,
+        leads.*
+    from records
+    inner join leads on records.record_id = leads.lead_id
+    where records.record_type = 'Lead' and not leads.is_archived
+    order by records.person_key asc, leads.created_at desc nulls last, leads.lead_id desc
+
+),
+
+first_created as (
+
+    select
+        records.person_key,
+        min(coalesce(leads.created_at, contacts.created_at)) as created_at,
+        max(coalesce(leads.modified_at, contacts.modified_at)) as last_modified_at
+    from records
+    left join leads on records.record_id = leads.lead_id
+    left join contacts on records.record_id = contacts.contact_id
+    group by records.person_key
+
+),
+
+joined as (
+
+    select
+        people.person_id as contact_id,
+        people.person_key as crm_record_id,
+        people.record_type as crm_record_type,
+        coalesce(contacts.email, latest_lead.email) as email,
+        coalesce(contacts.first_name, latest_lead.first_name) as first_name,
+        coalesce(contacts.last_name, latest_lead.last_name) as last_name,
+        coalesce(contacts.job_title, latest_lead.job_title) as job_title,
+        coalesce(contacts.phone, latest_lead.phone) as phone,
+        coalesce(contacts.country, latest_lead.country, accounts.country) as country,
+        coalesce(contacts.city, latest_lead.city) as city,
+        coalesce(accounts.account_name, latest_lead.company_name) as company_name,
+        coalesce(accounts.website, latest_lead.website) as website,
+        accounts.account_id,
+        coalesce(accounts.industry, latest_lead.industry) as industry,
+        coalesce(accounts.employees, latest_lead.employees) as number_of_employees,
+        accounts.annual_revenue,
+        latest_lead.lead_status,
+        coalesce(contacts.owner_id, latest_lead.owner_id) as owner_id,
+        users.email as owner_email,
+        coalesce(users.is_active, false) as has_owner,
+        latest_lead.lead_source as analytics_source,
+        coalesce(contacts.has_opted_out_of_email, latest_lead.has_opted_out_of_email, false)
+            as has_opted_out_of_email,
+        first_created.created_at,
+        first_created.last_modified_at
+    from people
+    left join contacts on people.person_key = contacts.contact_id
+    left join latest_lead on people.person_key = latest_lead.person_key
+    left join accounts on contacts.account_id = accounts.account_id
+    left join users on coalesce(contacts.owner_id, latest_lead.owner_id) = users.user_id
+    left join first_created on people.person_key = first_created.person_key
+
+)
+
+select * from joined
