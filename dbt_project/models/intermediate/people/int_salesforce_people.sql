@@ -45,18 +45,15 @@ users as (
 
 ),
 
--- A person's number is its own record's (a lead converted into an older contact joins the
--- contact's person), else its lowest: a converted lead's Contact can be read an hour after it.
+-- A person's number (macro sf_person_number): a converted lead's Contact can be read an hour
+-- after it, until then the lead's number is the person's.
 people as (
 
     select
         records.person_key,
         case when bool_or(records.record_type = 'Contact' or records.is_converted) then 'Contact' else 'Lead' end
             as record_type,
-        coalesce(
-            min(person_ids.person_id) filter (where records.record_id = records.person_key),
-            min(person_ids.person_id)
-        ) as person_id
+        {{ sf_person_number('person_ids.person_id') }} as person_id
     from records
     inner join person_ids on records.record_id = person_ids.record_id
     group by records.person_key

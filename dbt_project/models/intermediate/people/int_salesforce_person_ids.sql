@@ -57,16 +57,12 @@ new_records as (
 
 ),
 
--- A key some known record already has: its person id, the key's own record's if known
--- (a lead converted into an existing contact joins the contact's person), else the lowest.
+-- A key some known record already has: its person's number (macro sf_person_number).
 known_keys as (
 
     select
         records.person_key,
-        coalesce(
-            min(known.person_id) filter (where records.record_id = records.person_key),
-            min(known.person_id)
-        ) as person_id
+        {{ sf_person_number('known.person_id') }} as person_id
     from records
     inner join known on records.record_id = known.record_id
     where records.person_key in (select new_records.person_key from new_records)
