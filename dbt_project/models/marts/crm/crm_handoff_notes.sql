@@ -34,6 +34,10 @@
 /* depends_on: {{ ref('int_contact_activities_summed') }}, {{ ref('int_contact_fit_signals_matched') }},
    {{ ref('int_scoring_settings_pivoted') }} (read in an hourly build only) */
 
+{#- what a touch shows after its type: the form, else the page title, else the url -#}
+{%- set touch_detail = "coalesce(last_touches.attributes ->> 'form_title', last_touches.attributes ->> 'page_title',"
+    ~ " last_touches.attributes ->> 'url')" %}
+
 with
 
 qualification as (
@@ -92,7 +96,7 @@ settings as (
             qualification.contact_id,
             touched.occurred_at,
             touched.activity_type,
-            found.detail
+            found.attributes
         from qualification
         inner join lateral (
             select
@@ -111,7 +115,7 @@ settings as (
         -- a lateral, so that the kept touches are looked up one by one in the unique index
         -- (joined, the estimate of the new SQLs' count made it a hash join over every activity)
         inner join lateral (
-            select coalesce(found.attributes ->> 'form_title', found.attributes ->> 'page_title', found.attributes ->> 'url') as detail
+            select found.attributes
             from {{ ref('int_activities') }} as found
             where found.activity_id = touched.activity_id
             limit 1  -- noqa: AM09
@@ -157,7 +161,7 @@ settings as (
             ranked_touches.contact_id,
             ranked_touches.occurred_at,
             ranked_touches.activity_type,
-            coalesce(found.attributes ->> 'form_title', found.attributes ->> 'page_title', found.attributes ->> 'url') as detail
+            found.attributes
         from ranked_touches
         inner join {{ ref('int_activities') }} as found on ranked_touches.activity_id = found.activity_id
         where ranked_touches.touch_rank <= 8
@@ -185,7 +189,7 @@ touches as (
         last_touches.contact_id,
         string_agg(
             '<li>' || {{ utc_date('last_touches.occurred_at') }} || ' ' || replace(last_touches.activity_type, '_', ' ')
-            || coalesce(': ' || {{ html_escape('left(last_touches.detail, 120)') }}, '') || '</li>',
+            || coalesce(': ' || {{ html_escape('left(' ~ touch_detail ~ ', 120)') }}, '') || '</li>',
             '' order by last_touches.occurred_at desc
         ) as touch_items
     from last_touches
