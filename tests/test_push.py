@@ -42,7 +42,7 @@ MART_DDL = """
         disqualification_reason text, handoff_note_key text
     );
     create table marts.crm_handoff_notes (
-        contact_id bigint, note_key text, owner_id bigint, sql_entered_at timestamptz,
+        contact_id bigint, note_key text, owner_id text, sql_entered_at timestamptz,
         note_body text, task_subject text, task_body text, task_due_at timestamptz
     )
 """

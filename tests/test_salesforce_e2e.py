@@ -3,7 +3,8 @@ lead_sync DAG under Airflow (dag.test) extracts the Salesforce sandbox's eleven 
 HTTPS into raw, dbt stages them and maps each Lead and Contact to one person, and HubSpot's
 stages and push are what they are without it. A re-run reads nothing new; a lead converted the
 next hour keeps its person id, which `--full-refresh` leaves. Real Postgres, dbt, GX and HTTP.
-Salesforce does not feed scoring or the push yet (issue #26)."""
+Listed first, Salesforce's people are the shared layer's; the rest of scoring and the push do
+not read Salesforce yet (issue #26)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from datetime import timedelta
 
 import pytest
 
+from leadflow import sources
 from leadflow.db import connect
+from leadflow.errors import ConfigError
 from leadflow.local import run_lead_sync
 from leadflow.sources.salesforce.objects import READ
 from leadflow.sources.salesforce.sandbox.embedded import connection_env
@@ -39,7 +42,9 @@ def salesforce(
         yield server
 
 
-def test_salesforce_streams_run_in_the_dag_beside_hubspot(sandbox, connections, salesforce):
+def test_salesforce_streams_run_in_the_dag_beside_hubspot(
+    sandbox, connections, salesforce, monkeypatch: pytest.MonkeyPatch
+):
     ids = _seed(sandbox.portal)
     org = salesforce.org
     dag_run = run_lead_sync(NOW)
@@ -70,7 +75,10 @@ def test_salesforce_streams_run_in_the_dag_beside_hubspot(sandbox, connections, 
     assert len(people) == len(org.records["Lead"]) + len(org.records["Contact"])
     assert "salesforce_leads" in str(stats)
     # their data tests and unit tests (the hourly build leaves unit tests out)
-    people_models = "int_salesforce_person_records int_salesforce_person_ids int_salesforce_people"
+    people_models = (
+        "int_salesforce_person_records int_salesforce_person_ids int_salesforce_people"
+        " int_salesforce_deals_associated int_salesforce_person_merges"
+    )
     assert run_dbt(connections, ["test", "--select", people_models], NOW) == 0
     with connect(connections) as conn:
         (written,) = conn.execute(LAST_WRITE).fetchone()
@@ -103,11 +111,43 @@ def test_salesforce_streams_run_in_the_dag_beside_hubspot(sandbox, connections, 
 
     # Sales converts a lead the next hour: its new contact is the same person, and nobody
     # else's number moves, through the hourly build or a --full-refresh one.
-    lead = next(r for r in org.records["Lead"].values() if not r["IsConverted"])
+    lead, master, duplicate = [r for r in org.records["Lead"].values() if not r["IsConverted"]][:3]
     contact_id = org.convert_lead(lead["Id"], at=NOW + timedelta(minutes=30))
+    # and merges two leads: the duplicate's person moves to the master's
+    clock, org.clock = org.clock, lambda: NOW + timedelta(minutes=40)
+    org.merge("Lead", master["Id"], duplicate["Id"])
+    org.clock = clock
     assert run_lead_sync(NOW + timedelta(hours=1)).state == "success"
     assert run_dbt(connections, ["build", "--full-refresh", "--select", people_models], NOW) == 0
     with connect(connections) as conn:
         after = dict(conn.execute(PERSON_IDS).fetchall())
     assert after[contact_id] == after[lead["Id"]] == person_ids[lead["Id"]]
     assert {r: after[r] for r in person_ids} == person_ids
+    with connect(connections) as conn:
+        merges = conn.execute(
+            "select old_contact_id, survivor_contact_id"
+            " from intermediate.int_salesforce_person_merges"
+        ).fetchall()
+        sf_people = "select contact_id from intermediate.int_salesforce_people"
+        people_after = {pid for (pid,) in conn.execute(sf_people)}
+    assert merges == [(person_ids[duplicate["Id"]], person_ids[master["Id"]])]
+    assert person_ids[duplicate["Id"]] not in people_after
+    assert person_ids[master["Id"]] in people_after
+
+    # Listed first, Salesforce is the CRM: the shared layer reads its people (the push refuses
+    # until Salesforce writes back).
+    monkeypatch.setenv("LEADFLOW_SOURCES", "salesforce,hubspot")
+    with pytest.raises(ConfigError, match="cannot write back to salesforce"):
+        sources.crm()
+    assert run_dbt(connections, ["run", "--select", "int_contacts_enriched"], NOW) == 0
+    with connect(connections) as conn:
+        shared = conn.execute(
+            "select e.contact_id, e.email_domain, e.company_id, e.owner_id, p.email, p.company_id"
+            " from intermediate.int_contacts_enriched as e"
+            " full join intermediate.int_salesforce_people as p using (contact_id)"
+        ).fetchall()
+    assert len(shared) == len(people_after)
+    for _, domain, company_id, _, email, account_id in shared:
+        assert domain == ((email or "").partition("@")[2] or None)
+        assert company_id == account_id
+    assert any(owner_id is not None and owner_id.startswith("005") for *_, owner_id, _, _ in shared)

@@ -79,7 +79,7 @@ class Activity:
     kind: str  # "note" or "task"
     ref: str  # the hand-off note_key
     contact_id: int
-    owner_id: int | None
+    owner_id: str | None  # the CRM's id of the owner
     at: datetime  # where it sits on the timeline (a note) or when it is due (a task)
     body: str
     subject: str = ""
@@ -256,15 +256,16 @@ def declared_settings() -> list[type]:
 
 
 def crm() -> Crm:
-    """The CRM the push writes to: the configured source that is one."""
-    for source in configured():
-        found = source.crm()
-        if found is not None:
-            return found
-    raise ConfigError(
-        "no configured source is a CRM leadflow can write back to: list hubspot in "
-        "LEADFLOW_SOURCES."
-    )
+    """The CRM the push writes to: the first configured source, whose people dbt qualifies
+    (macro crm_source reads the same setting)."""
+    first = configured()[0]
+    found = first.crm()
+    if found is None:
+        raise ConfigError(
+            f"LEADFLOW_SOURCES lists {first.name} first, as the CRM, but leadflow cannot write "
+            f"back to {first.name}: list first a source it writes back to."
+        )
+    return found
 
 
 def named(name: str) -> Source:

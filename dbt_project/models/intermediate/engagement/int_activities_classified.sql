@@ -15,7 +15,7 @@
     builds never overlap (the DAG runs one at a time), so rows at the watermark were all seen already.
     The unique index stands in for a `unique` test that would rescan every event on every build.
     Event age/decay is NOT stored here: it depends on as_of and is computed downstream on every run.
-    Events of a merged-away contact belong to its survivor (stg_hubspot__contact_merges). A merge
+    Events of a merged-away contact belong to its survivor (the CRM's merges, macro crm_ref). A merge
     recorded after its events were classified re-keys them: they are read again (through the raw
     events' object index) and keep their load time, so int_contact_activities_summed recomputes
     the survivor rather than counting them as new. -#}
@@ -48,7 +48,7 @@ with
 
 contact_merges as (
 
-    select * from {{ ref('stg_hubspot__contact_merges') }}
+    select * from {{ crm_ref('person_merges') }}
 
 ),
 

@@ -39,7 +39,7 @@
         "{% if is_incremental() %}
             delete from {{ this }}
             where contact_id in (
-                select contact_merges.old_contact_id from {{ ref('stg_hubspot__contact_merges') }} as contact_merges
+                select contact_merges.old_contact_id from {{ crm_ref('person_merges') }} as contact_merges
                 where contact_merges.loaded_at > (select max(built.last_loaded_at) from {{ this }} as built)
             )
         {% endif %}"],
@@ -47,7 +47,7 @@
     )
 }}
 
-/* depends_on: {{ ref('stg_hubspot__contact_merges') }} (read in the incremental branch and a pre-hook) */
+/* depends_on: {{ crm_ref('person_merges') }} (read in the incremental branch and a pre-hook) */
 
 {#- Events are read straight from the ref in each branch below (not through one shared CTE):
     Postgres materializes a CTE used twice, which would copy every event before the indexes help. -#}
@@ -128,7 +128,7 @@ settings as (
     -- contacts whose new last engagement lies before a stored event (their sum cannot be split)
     recomputed_contacts as (
 
-        select survivor_contact_id as contact_id from {{ ref('stg_hubspot__contact_merges') }}
+        select survivor_contact_id as contact_id from {{ crm_ref('person_merges') }}
         where loaded_at > (select last_loaded_at from previous)
 
         union

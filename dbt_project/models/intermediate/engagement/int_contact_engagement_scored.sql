@@ -22,14 +22,14 @@
             {{ start_over_on_new_rules_or_backfill() }};
             delete from {{ this }}
             where contact_id in (
-                select contact_merges.old_contact_id from {{ ref('stg_hubspot__contact_merges') }} as contact_merges
+                select contact_merges.old_contact_id from {{ crm_ref('person_merges') }} as contact_merges
             )
         {% endif %}"],
         post_hook=["{{ vacuum_hourly() }}"]
     )
 }}
 
-/* depends_on: {{ ref('stg_hubspot__contact_merges') }}, {{ ref('int_contact_activities_summed') }}
+/* depends_on: {{ crm_ref('person_merges') }}, {{ ref('int_contact_activities_summed') }}
    (read in an hourly build only) */
 
 with

@@ -34,7 +34,7 @@
 }}
 
 /* depends_on: {{ ref('int_contact_fit_signals_matched') }}, {{ ref('int_contact_fit_scored') }},
-   {{ ref('stg_hubspot__contact_merges') }} (read in an hourly build only) */
+   {{ crm_ref('person_merges') }} (read in an hourly build only) */
 
 with
 
@@ -81,7 +81,7 @@ settings as (
             where
                 stored.valid_until <= (select as_of from settings)
                 or stored.contact_id in (
-                    select contact_merges.old_contact_id from {{ ref('stg_hubspot__contact_merges') }} as contact_merges
+                    select contact_merges.old_contact_id from {{ crm_ref('person_merges') }} as contact_merges
                 )
 
             union all

@@ -1,9 +1,9 @@
-{#- Per contact: deal counts and dates from int_contact_deals_associated. -#}
+{#- Per person: deal counts and dates from the CRM's deals (macro crm_ref). -#}
 with
 
 contact_deals as (
 
-    select * from {{ ref('int_contact_deals_associated') }}
+    select * from {{ crm_ref('deals') }}
 
 ),
 

@@ -1,115 +1,47 @@
-{#- Non-archived contacts with their company (primary association, else associatedcompanyid,
-    else lowest-id unlabeled association), owner and derived email attributes, and fit_input_hash:
-    computed once here, it tells the incremental fit models which contacts to match and score
-    again. -#}
+{#- The people leadflow qualifies, one row per person of the CRM (the first of LEADFLOW_SOURCES),
+    read from its people model in one vocabulary (macro crm_ref), with the email attributes
+    derived here and fit_input_hash: computed once here, it tells the incremental fit models
+    which people to match and score again. -#}
 with
 
-contacts as (
+people as (
 
-    select * from {{ ref('stg_hubspot__contacts') }}
-    where not is_archived
-
-),
-
-companies as (
-
-    select * from {{ ref('stg_hubspot__companies') }}
-    where not is_archived
-
-),
-
-owners as (
-
-    select * from {{ ref('stg_hubspot__owners') }}
-
-),
-
-associations as (
-
-    select * from {{ ref('stg_hubspot__associations') }}
-
-),
-
-company_links as (
-
-    select
-        from_object_id as contact_id,
-        to_object_id as company_id,
-        case when association_type_id = 1 then 1 else 3 end as link_rank
-    from associations
-    where from_object_type = 'contacts' and to_object_type = 'companies'
-
-    union all
-
-    select
-        to_object_id as contact_id,
-        from_object_id as company_id,
-        case when association_type_id = 2 then 1 else 3 end as link_rank
-    from associations
-    where from_object_type = 'companies' and to_object_type = 'contacts'
-
-    union all
-
-    select
-        contact_id,
-        associated_company_id as company_id,
-        2 as link_rank
-    from contacts
-    where associated_company_id is not null
-
-),
-
-contact_company as (
-
-    select distinct on (company_links.contact_id)
-        company_links.contact_id,
-        companies.company_id,
-        companies.company_name,
-        companies.domain as company_domain,
-        companies.industry,
-        companies.number_of_employees,
-        companies.annual_revenue,
-        companies.country as company_country
-    from company_links
-    inner join companies on company_links.company_id = companies.company_id
-    order by company_links.contact_id asc, company_links.link_rank asc, companies.company_id asc
+    select * from {{ crm_ref('people') }}
 
 ),
 
 joined as (
 
     select
-        contacts.contact_id,
-        contacts.email,
-        nullif(split_part(contacts.email, '@', 2), '') as email_domain,
-        coalesce(contacts.email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$', false) as is_email_valid,
-        contacts.first_name,
-        contacts.last_name,
-        contacts.job_title,
-        contacts.phone,
-        coalesce(contacts.country, contact_company.company_country) as country,
-        contacts.city,
-        coalesce(contacts.company_name, contact_company.company_name) as company_name,
-        coalesce(contacts.website, contact_company.company_domain) as website,
-        contact_company.company_id,
-        contact_company.industry,
-        contact_company.number_of_employees,
-        contact_company.annual_revenue,
-        contacts.lifecyclestage as current_lifecyclestage,
-        contacts.lead_status,
-        contacts.owner_id,
-        owners.email as owner_email,
-        (contacts.owner_id is not null and not coalesce(owners.is_archived, false)) as has_owner,
-        contacts.analytics_source,
-        contacts.bant_budget,
-        contacts.bant_authority,
-        contacts.bant_need,
-        contacts.bant_timeframe,
-        contacts.created_at,
-        contacts.last_modified_at
-    from contacts
-    left join contact_company on contacts.contact_id = contact_company.contact_id
-    left join owners on contacts.owner_id = owners.owner_id
+        contact_id,
+        email,
+        nullif(split_part(email, '@', 2), '') as email_domain,
+        coalesce(email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$', false) as is_email_valid,
+        first_name,
+        last_name,
+        job_title,
+        phone,
+        country,
+        city,
+        company_name,
+        website,
+        company_id,
+        industry,
+        number_of_employees,
+        annual_revenue,
+        current_lifecyclestage,
+        lead_status,
+        owner_id,
+        owner_email,
+        has_owner,
+        analytics_source,
+        bant_budget,
+        bant_authority,
+        bant_need,
+        bant_timeframe,
+        created_at,
+        last_modified_at
+    from people
 
 ),
 

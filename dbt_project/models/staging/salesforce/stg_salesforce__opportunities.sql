@@ -19,6 +19,7 @@ renamed as (
         {{ sf_bool('IsWon') }} as is_won,
         {{ sf_id('OwnerId') }} as owner_id,
         {{ sf_timestamp('CreatedDate') }} as created_at,
+        updated_at as modified_at,
         archived as is_archived,
         _loaded_at as loaded_at
 

@@ -400,7 +400,7 @@ def _activity_properties(a: Activity, body_name: str) -> dict[str, str]:
         "hs_timestamp": a.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
     }
     if a.owner_id is not None:
-        properties["hubspot_owner_id"] = str(a.owner_id)
+        properties["hubspot_owner_id"] = a.owner_id
     if a.kind == "task":
         properties |= {
             "hs_task_subject": a.subject,

@@ -1,10 +1,14 @@
-{#- One row per Salesforce person in the people vocabulary of int_contacts_enriched, keyed by
-    the person's number (int_salesforce_person_ids). A person is its Contact once converted,
-    else its Lead: the Contact's fields and Account win, the lead's status and source are kept
-    (a contact has neither), and the record leadflow writes is the Contact (a converted lead is
-    read-only in Salesforce). A Contact several leads were converted into keeps the latest
+{#- One row per Salesforce person in the shared layer's people vocabulary (int_contacts_enriched
+    reads them where Salesforce is the CRM), keyed by the person's number
+    (int_salesforce_person_ids). A person is its Contact once converted, else its Lead: the
+    Contact's fields and Account win, the lead's status and source are kept (a contact has
+    neither), and the record leadflow writes is the Contact (a converted lead is read-only in
+    Salesforce). A Contact several leads were converted into keeps the latest
     lead's status. A person whose record is deleted or merged away is gone (the merge's
     survivor is its own person). Built where LEADFLOW_SOURCES lists salesforce. -#}
+{#- a view: int_contacts_enriched, a table rebuilt every hour, is where its rows are written -#}
+{{ config(materialized='view') }}
+
 
 with
 
@@ -101,10 +105,11 @@ joined as (
         coalesce(contacts.city, latest_lead.city) as city,
         coalesce(accounts.account_name, latest_lead.company_name) as company_name,
         coalesce(accounts.website, latest_lead.website) as website,
-        accounts.account_id,
+        accounts.account_id as company_id,
         coalesce(accounts.industry, latest_lead.industry) as industry,
         coalesce(accounts.employees, latest_lead.employees) as number_of_employees,
         accounts.annual_revenue,
+        cast(null as text) as current_lifecyclestage,
         latest_lead.lead_status,
         coalesce(contacts.owner_id, latest_lead.owner_id) as owner_id,
         users.email as owner_email,
@@ -112,6 +117,11 @@ joined as (
         latest_lead.lead_source as analytics_source,
         coalesce(contacts.has_opted_out_of_email, latest_lead.has_opted_out_of_email, false)
             as has_opted_out_of_email,
+        -- no standard BANT fields on a Lead or Contact
+        cast(null as text) as bant_budget,
+        cast(null as text) as bant_authority,
+        cast(null as text) as bant_need,
+        cast(null as text) as bant_timeframe,
         first_created.created_at,
         first_created.last_modified_at
     from people

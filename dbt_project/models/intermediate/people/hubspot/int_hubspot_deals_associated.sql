@@ -1,5 +1,7 @@
-{#- One row per contact and associated non-archived deal (both association directions), with
-    deal_stage_rules applied (unknown stages are open unless they start with 'closed'). -#}
+{#- HubSpot's deals in the shared vocabulary (int_contact_deals_summarized reads them where
+    HubSpot is the CRM): one row per contact and associated non-archived deal (both association
+    directions), with deal_stage_rules applied (unknown stages are open unless they start with
+    'closed'). -#}
 with
 
 associations as (
@@ -43,7 +45,7 @@ final as (
 
     select
         contact_deal_links.contact_id,
-        deals.deal_id,
+        cast(deals.deal_id as text) as deal_id,
         deals.deal_stage,
         deals.created_at,
         deals.close_date,

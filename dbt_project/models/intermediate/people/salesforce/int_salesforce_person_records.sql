@@ -25,7 +25,9 @@ records as (
         'Lead' as record_type,
         coalesce(converted_contact_id, lead_id) as person_key,
         is_converted,
-        is_archived
+        is_archived,
+        master_record_id,
+        loaded_at
     from leads
 
     union all
@@ -35,7 +37,9 @@ records as (
         'Contact' as record_type,
         contact_id as person_key,
         false as is_converted,
-        is_archived
+        is_archived,
+        master_record_id,
+        loaded_at
     from contacts
 
 )
