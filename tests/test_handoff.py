@@ -20,6 +20,7 @@ import pytest
 from leadflow import plan, sources
 from leadflow.db import connect
 from leadflow.local import run_lead_sync
+from leadflow.transform import run_dbt, run_results_file
 
 from .conftest import NOW, TOKEN
 from .test_lead_sync_e2e import _crm_contact, _seed
@@ -263,3 +264,18 @@ def test_nurture_adds_to_the_list_and_requalifying_removes_and_writes_a_new_note
     assert "Why now: SQL: demo request on " in note["hs_note_body"]
     assert re.search(r"<li>\+\d+ demo request", note["hs_note_body"])  # its signals
     assert "form submitted: Demo request</li>" in note["hs_note_body"]  # its last touches
+
+    # past var handoff_lookup_max_sqls new SQLs, an hourly build reads whole tables once
+    # instead: the same note
+    note_sql = "select note_body from marts.crm_handoff_notes where contact_id = %s"
+    with connect(connections) as conn:
+        (looked_up,) = conn.execute(note_sql, (people["went_cold"],)).fetchone()
+        conn.execute(
+            "delete from marts.crm_handoff_notes where contact_id = %s", (people["went_cold"],)
+        )
+    one_pass = ["run", "--select", "crm_handoff_notes", "--vars", "{handoff_lookup_max_sqls: -1}"]
+    assert run_dbt(connections, one_pass, later) == 0
+    compiled = run_results_file().with_name("compiled") / "leadflow/models/marts/crm"
+    assert "ranked_touches" in (compiled / "crm_handoff_notes.sql").read_text()
+    with connect(connections) as conn:
+        assert conn.execute(note_sql, (people["went_cold"],)).fetchone() == (looked_up,)

@@ -10,7 +10,7 @@
     so an hourly build composes only the new SQL entries' notes and drops the rows of contacts no
     longer SQL since that entry; its cost follows the new SQLs, not all of them (188,608 at 1M
     contacts in the benchmark). The first build ranks the last touches in one pass over the SQLs'
-    activities; an hourly build looks up the new SQLs' own (below). -#}
+    activities; an hourly build with few new SQLs looks up their own (below). -#}
 {{
     config(
         materialized='incremental',
@@ -33,6 +33,11 @@
 
 /* depends_on: {{ ref('int_contact_activities_summed') }}, {{ ref('int_contact_fit_signals_matched') }},
    {{ ref('int_scoring_settings_pivoted') }} (read in an hourly build only) */
+
+{#- An hourly build with few new SQLs composes their notes by lookups (below), a few index probes
+    per SQL; past var handoff_lookup_max_sqls new SQLs, one pass over the whole tables costs
+    less (bench/README.md), so it takes the first build's form. -#}
+{%- set by_lookup = is_incremental() and new_sql_entries() <= var('handoff_lookup_max_sqls') | int %}
 
 {#- what a touch shows after its type: the form, else the page title, else the url -#}
 {%- set touch_detail = "coalesce(last_touches.attributes ->> 'form_title', last_touches.attributes ->> 'page_title',"
@@ -65,7 +70,7 @@ settings as (
 
 ),
 
-{% if is_incremental() %}
+{% if by_lookup %}
     -- An hourly build composes the notes of the few new SQLs: their signals filtered at each
     -- source (macro lead_signals) and their last touches looked up by contact in the indexes.
     -- The first build's one pass over every SQL's activities and every contact's signals read
