@@ -53,12 +53,7 @@ qualification as (
         -- sqlfluff's indent of this block flips with the hourly branches below
         -- noqa: disable=LT02
         {% if is_incremental() %}
-            and not exists (
-                select from {{ this }} as notes
-                where
-                    notes.contact_id = qualification.contact_id
-                    and notes.sql_entered_at = qualification.leadflow_stage_entered_at
-            )
+            and {{ without_handoff_note('qualification') }}
         {% endif %}
 
 ),

@@ -3,12 +3,11 @@
     (int_salesforce_person_ids). A person is its Contact once converted, else its Lead: the
     Contact's fields and Account win, the lead's status and source are kept (a contact has
     neither), and the record leadflow writes is the Contact (a converted lead is read-only in
-    Salesforce). A Contact several leads were converted into keeps the latest
-    lead's status. A person whose record is deleted or merged away is gone (the merge's
-    survivor is its own person). Built where LEADFLOW_SOURCES lists salesforce. -#}
+    Salesforce). A Contact several leads were converted into keeps the latest lead's status. A
+    person whose record is deleted or merged away is gone (int_salesforce_person_merges moves
+    it to the survivor's person). Built where LEADFLOW_SOURCES lists salesforce. -#}
 {#- a view: int_contacts_enriched, a table rebuilt every hour, is where its rows are written -#}
 {{ config(materialized='view') }}
-
 
 with
 
