@@ -1,6 +1,6 @@
 {#- One row per Salesforce person in the shared layer's people vocabulary (int_contacts_enriched
     reads them where Salesforce is the CRM), keyed by the person's number
-    (int_salesforce_person_ids). A person is its Contact once converted, else its Lead: the
+    (int_salesforce_person_numbers). A person is its Contact once converted, else its Lead: the
     Contact's fields and Account win, the lead's status and source are kept (a contact has
     neither), and the record leadflow writes is the Contact (a converted lead is read-only in
     Salesforce). A Contact several leads were converted into keeps the latest lead's status. A
@@ -17,9 +17,10 @@ records as (
 
 ),
 
-person_ids as (
+people as (
 
-    select * from {{ ref('int_salesforce_person_ids') }}
+    select * from {{ ref('int_salesforce_person_numbers') }}
+    where not is_gone
 
 ),
 
@@ -45,22 +46,6 @@ accounts as (
 users as (
 
     select * from {{ ref('stg_salesforce__users') }}
-
-),
-
--- A person's number (macro sf_person_number): a converted lead's Contact can be read an hour
--- after it, until then the lead's number is the person's.
-people as (
-
-    select
-        records.person_key,
-        case when bool_or(records.record_type = 'Contact' or records.is_converted) then 'Contact' else 'Lead' end
-            as record_type,
-        {{ sf_person_number('person_ids.person_id') }} as person_id
-    from records
-    inner join person_ids on records.record_id = person_ids.record_id
-    group by records.person_key
-    having not coalesce(bool_or(records.is_archived) filter (where records.record_id = records.person_key), false)
 
 ),
 

@@ -11,15 +11,9 @@ records as (
 
 ),
 
--- each person's number (macro sf_person_number), as int_salesforce_people has it
 person_numbers as (
 
-    select
-        records.person_key,
-        {{ sf_person_number('person_ids.person_id') }} as person_id
-    from records
-    inner join {{ ref('int_salesforce_person_ids') }} as person_ids on records.record_id = person_ids.record_id
-    group by records.person_key
+    select * from {{ ref('int_salesforce_person_numbers') }}
 
 ),
 
