@@ -21,3 +21,14 @@
     } -%}
     {{ return(ref(adapters[crm_source()][concept])) }}
 {%- endmacro %}
+
+{#- The CRM's records about its people in int_activities' shape (each source's macro lists
+    them). Until people are matched across systems (issue #27), only the CRM's activities are
+    read: another source's person ids are not the CRM's. -#}
+{% macro crm_activity_records() -%}
+    {%- if crm_source() == 'salesforce' -%}
+        {{ return(salesforce_activity_records()) }}
+    {%- else -%}
+        {{ return(hubspot_activity_records()) }}
+    {%- endif -%}
+{%- endmacro %}

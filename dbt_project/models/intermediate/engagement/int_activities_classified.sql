@@ -9,7 +9,8 @@
     API. Such rows share a dedupe_key (contact, activity type, occurred_at, form) but come from
     different source types; the rows of one source type only count (those classified first, or
     in one build the first source type by name), the others are kept marked is_duplicate with
-    no activity_key, so they score nothing and the load watermark passes them. Rows of the
+    no activity_key, so they score nothing (nor count as a sales touch) and the load watermark
+    passes them. Rows of the
     same source type are never twins: two submissions of one form in one millisecond both count.
     The watermark is strict (`>`): a load commits its rows at once with one `_loaded_at`, and loads and
     builds never overlap (the DAG runs one at a time), so rows at the watermark were all seen already.
@@ -29,7 +30,8 @@
             "create index if not exists {{ this.name }}_dedupe_idx on {{ this }} (dedupe_key)",
             "create index if not exists {{ this.name }}_contact_idx on {{ this }} (contact_id)",
             "create index if not exists {{ this.name }}_loaded_idx on {{ this }} (loaded_at)",
-            "create index if not exists {{ this.name }}_occurred_idx on {{ this }} (occurred_at)"
+            "create index if not exists {{ this.name }}_occurred_idx on {{ this }} (occurred_at)",
+            "create index if not exists {{ this.name }}_sales_touch_idx on {{ this }} (contact_id, occurred_at) where is_sales_touch"
         ]
     )
 }}
@@ -101,6 +103,7 @@ matched as not materialized (
         activities.activity_id,
         coalesce(contact_merges.survivor_contact_id, activities.contact_id) as contact_id,
         activities.activity_type,
+        activities.is_sales_touch,
         activities.source_type,
         coalesce(activities.attributes ->> 'form_id', activities.attributes ->> 'form_title') as form_key,
         activities.occurred_at,
@@ -206,6 +209,7 @@ final as (
         deduplicated.activity_id,
         deduplicated.contact_id,
         deduplicated.activity_type,
+        deduplicated.is_sales_touch and not deduplicated.is_duplicate as is_sales_touch,
         deduplicated.source_type,
         deduplicated.occurred_at,
         case when not deduplicated.is_duplicate then deduplicated.activity_key end as activity_key,

@@ -45,7 +45,8 @@ unknown as (
             or (
                 history.property_name = 'hs_lead_status'
                 and upper(history.property_value) not in (
-                    select upper(lead_status_rules.hs_lead_status) from lead_status_rules
+                    select upper(lead_status_rules.lead_status) from lead_status_rules
+                    where lead_status_rules.source = 'hubspot'
                 )
             )
         )

@@ -29,6 +29,7 @@ deals as (
 lead_status_rules as (
 
     select * from {{ ref('lead_status_rules') }}
+    where source = '{{ crm_source() }}'
 
 ),
 
@@ -55,7 +56,7 @@ sales_touches as (
     select
         contact_id,
         max(occurred_at) as last_sales_touch_at
-    from {{ ref('stg_hubspot__engagements') }}
+    from {{ ref('int_activities_classified') }}
     where is_sales_touch and occurred_at <= {{ as_of() }}
     group by contact_id
 
@@ -158,7 +159,7 @@ final as (
     left join engagement on contacts.contact_id = engagement.contact_id
     left join deals on contacts.contact_id = deals.contact_id
     left join sales_touches on contacts.contact_id = sales_touches.contact_id
-    left join lead_status_rules on contacts.lead_status = lead_status_rules.hs_lead_status
+    left join lead_status_rules on contacts.lead_status = lead_status_rules.lead_status
     left join bant_outcomes on contacts.contact_id = bant_outcomes.contact_id
 
 )

@@ -1,7 +1,7 @@
 {#- Response-time SLAs, one row per lead and SLA type:
     - mql_to_sal: from the first entry into mql to the first entry into sal or a later funnel stage.
     - sql_first_touch: from the first entry into sql to the first touch by an owner after it: a call,
-      a meeting or an outgoing email logged on the contact (stg_hubspot__engagements).
+      a meeting or an outgoing email logged on the person (seed activity_types' is_sales_touch).
     status: met (responded within sla_hours), breached (responded late, or no response and the deadline
     passed at as_of), pending (no response yet, deadline not passed). -#}
 with
@@ -20,7 +20,7 @@ contacts as (
 
 touches as (
 
-    select * from {{ ref('stg_hubspot__engagements') }}
+    select * from {{ ref('int_activities_classified') }}
     where is_sales_touch
 
 ),

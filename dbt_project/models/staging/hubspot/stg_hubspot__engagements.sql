@@ -26,14 +26,7 @@ linked as (
 
     select
         engagements.*,
-        associations.to_object_id as contact_id,
-        -- a sales touch: an owner's call, meeting or outgoing email (the SLA's first touch, SAL)
-        (
-            engagements.engagement_type in ('calls', 'meetings', 'emails')
-            and engagements.direction = 'outgoing'
-            and engagements.owner_id is not null
-            and not engagements.is_archived
-        ) as is_sales_touch
+        associations.to_object_id as contact_id
     from engagements
     inner join associations
         on

@@ -17,6 +17,17 @@ renamed as (
         {{ sf_bool('HasResponded') }} as has_responded,
         {{ sf_date('FirstRespondedDate') }} as first_responded_on,
         {{ sf_timestamp('CreatedDate') }} as created_at,
+        -- when it responded: FirstRespondedDate is a date, so a member added on the day it
+        -- responded (a form's campaign) keeps the time it was added
+        case
+            when {{ sf_bool('HasResponded') }}
+                then
+                    case
+                        when {{ sf_date('FirstRespondedDate') }} > {{ sf_timestamp('CreatedDate') }}::date
+                            then {{ sf_date('FirstRespondedDate') }}::timestamptz
+                        else {{ sf_timestamp('CreatedDate') }}
+                    end
+        end as responded_at,
         archived as is_archived,
         _loaded_at as loaded_at
 

@@ -12,10 +12,12 @@ renamed as (
         id as lead_id,
         lower({{ sf_field('Email') }}) as email,
         {{ sf_field('FirstName') }} as first_name,
-        {{ sf_field('LastName') }} as last_name,
+        -- Salesforce fills the required LastName and Company it was not given with
+        -- "[not provided]" (web-to-lead, imports): that is no value
+        nullif({{ sf_field('LastName') }}, '[not provided]') as last_name,
         {{ sf_field('Title') }} as job_title,
         {{ sf_field('Phone') }} as phone,
-        {{ sf_field('Company') }} as company_name,
+        nullif({{ sf_field('Company') }}, '[not provided]') as company_name,
         {{ sf_field('Website') }} as website,
         {{ sf_field('Industry') }} as industry,
         {{ sf_number('NumberOfEmployees') }} as employees,

@@ -22,3 +22,8 @@ create table if not exists raw.salesforce_events (like raw.salesforce_leads incl
 create table if not exists raw.salesforce_campaigns (like raw.salesforce_leads including all);
 create table if not exists raw.salesforce_campaign_members (like raw.salesforce_leads including all);
 create table if not exists raw.salesforce_lead_history (like raw.salesforce_leads including all);
+
+-- The activities int_activities reads hourly, by load time.
+create index if not exists salesforce_tasks_loaded_idx on raw.salesforce_tasks (_loaded_at);
+create index if not exists salesforce_events_loaded_idx on raw.salesforce_events (_loaded_at);
+create index if not exists salesforce_campaign_members_loaded_idx on raw.salesforce_campaign_members (_loaded_at);
