@@ -537,6 +537,7 @@ class Org:
                     "LeadSource",
                     "OwnerId",
                     "HasOptedOutOfEmail",
+                    "EmailBouncedDate",
                 )
             }
             person.update(

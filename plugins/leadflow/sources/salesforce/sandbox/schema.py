@@ -106,6 +106,7 @@ _SYSTEM = (
 _LEAD_STATUSES = (
     "Open - Not Contacted",
     "Working - Contacted",
+    "Nurturing",  # not a standard value: orgs add one like it
     "Closed - Converted",
     "Closed - Not Converted",
 )

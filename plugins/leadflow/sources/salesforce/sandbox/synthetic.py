@@ -2,12 +2,14 @@
 (seed, people, now), and this module writes its records the way a Salesforce team holds them.
 
 - owners are Users; companies are Accounts;
-- a contact that reached SQL or has a deal was a Lead that sales converted (its Contact keeps
-  the account, the Lead keeps ConvertedContactId); every other contact is an open Lead whose
-  Status follows its HubSpot lead status (LeadHistory records each change);
+- a contact that has a deal, or reached SQL and was not rejected by sales (lead status
+  UNQUALIFIED), was a Lead that sales converted (its Contact keeps the account, the Lead keeps
+  ConvertedContactId); every other contact is a Lead whose Status follows its HubSpot lead
+  status (LeadHistory records each change);
 - deals are Opportunities with the person's contact role;
 - calls and outgoing or incoming emails are Tasks, meetings are Events, on the person's current
   record (its Contact once converted);
+- a hard bounce is the person's EmailBouncedDate, an unsubscribe its HasOptedOutOfEmail;
 - each form is a Campaign whose members responded when they submitted it, and the marketing
   email is one email Campaign (Responded on a click, Sent otherwise); a "Re-engagement nurture"
   campaign is there, empty, for the nurture push.
@@ -34,7 +36,7 @@ _LEAD_STATUS = {
     "IN_PROGRESS": "Working - Contacted",
     "OPEN_DEAL": "Working - Contacted",
     "UNQUALIFIED": "Closed - Not Converted",
-    "BAD_TIMING": "Closed - Not Converted",
+    "BAD_TIMING": "Nurturing",
 }
 _LEAD_SOURCE = {"ORGANIC_SEARCH": "Web", "PAID_SEARCH": "Web", "REFERRALS": "Partner Referral"}
 _OPPORTUNITY_STAGE = {
@@ -62,6 +64,15 @@ class _Translator:
         self.accounts: dict[int, str] = {}  # company id -> Account id
         self.people: dict[int, str] = {}  # contact id -> its current Lead or Contact id
         self.contacts: dict[int, str] = {}  # contact id -> Contact id (converted)
+        # what Salesforce keeps of a person's marketing email: its first hard bounce
+        # (EmailBouncedDate, from bounce management) and an opt-out (HasOptedOutOfEmail)
+        self.bounced: dict[int, int] = {}
+        self.opted_out: set[int] = set()
+        for event in sorted(portal._email_events, key=lambda e: e.occurred_ms):
+            if event.object_id and event.event_type == "e_hard_bounced":
+                self.bounced.setdefault(event.object_id, event.occurred_ms)
+            elif event.object_id and event.event_type == "e_unsubscribed":
+                self.opted_out.add(event.object_id)
 
     def run(self) -> None:
         self._users()
@@ -134,20 +145,25 @@ class _Translator:
             "Title": p.get("jobtitle"),
             "Phone": p.get("phone"),
             "Company": p.get("company") or company_props.get("name") or "[not provided]",
-            "Website": p.get("website"),
+            "Website": p.get("website")
+            or (f"https://www.{company_props['domain']}" if company_props.get("domain") else None),
             "Industry": company_props.get("industry"),
             "NumberOfEmployees": company_props.get("numberofemployees"),
             "Country": p.get("country"),
             "City": p.get("city"),
             "LeadSource": _LEAD_SOURCE.get(p.get("hs_analytics_source", ""), "Other"),
             "OwnerId": self.users.get(p.get("hubspot_owner_id", "")),
+            "HasOptedOutOfEmail": contact.id in self.opted_out,
         }
+        if contact.id in self.bounced:
+            lead["EmailBouncedDate"] = _at(self.bounced[contact.id])
         created, updated = _at(contact.created_ms), _at(contact.updated_ms)
         lead_id = self.org.insert("Lead", lead, trusted=True, at=created)
         self.people[contact.id] = lead_id
         status = _LEAD_STATUS.get(p.get("hs_lead_status", ""))
         has_deal = bool(self.portal._live_links("contacts", contact.id, "deals"))
-        if p.get("lifecyclestage") in _CONVERTED_STAGES or has_deal:
+        rejected = p.get("hs_lead_status") == "UNQUALIFIED"
+        if has_deal or (p.get("lifecyclestage") in _CONVERTED_STAGES and not rejected):
             midway = created + (updated - created) / 2
             self.org.update(
                 "Lead", lead_id, {"Status": "Working - Contacted"}, trusted=True, at=midway
