@@ -13,7 +13,12 @@ import pytest
 
 from leadflow.db import connect, ensure_schema, open_connection
 from leadflow.settings import REPO_ROOT
-from leadflow.sources.hubspot.raw import load_events, load_objects, record_merges
+from leadflow.sources.hubspot.raw import (
+    load_events,
+    load_objects,
+    record_merges,
+    replace_associations,
+)
 from leadflow.transform import dbt_build, run_results_file
 
 AS_OF = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -51,6 +56,16 @@ def _event(
 
 def _form(eid: str, cid: int, title: str, when: datetime | str) -> dict:
     return _event(eid, cid, "e_submitted_form", when, {"hs_form_title": title})
+
+
+def _meeting(mid: int, when: datetime, outcome: str, updated: datetime) -> dict:
+    return {
+        "id": str(mid),
+        "properties": {"hs_timestamp": when.isoformat(), "hs_meeting_outcome": outcome},
+        "createdAt": when.isoformat(),
+        "updatedAt": updated.isoformat(),
+        "archived": False,
+    }
 
 
 @pytest.fixture
@@ -203,6 +218,16 @@ def _event_counts(pg, *contact_ids: int) -> dict[int, int]:
         )
 
 
+def _meeting_counts(pg) -> dict[int, int]:
+    with connect(pg) as conn:
+        return dict(
+            conn.execute(
+                "select contact_id, event_count from intermediate.int_contact_activities_summed"
+                " where activity_key = 'meeting_booked'"
+            ).fetchall()
+        )
+
+
 def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
     """Fit matches, event scores and reasons texts are kept per contact and only changed contacts
     are recomputed each hour: the result must equal a full rebuild at the same as_of, hour after
@@ -248,6 +273,9 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
             ],
             "l1",
         )
+        # a meeting with 3, booked the day before: its outcome is recorded an hour later
+        load_objects(conn, "meetings", [_meeting(501, AS_OF - 24 * hour, "SCHEDULED", AS_OF)], "l1")
+        replace_associations(conn, "meetings", "contacts", [501], [(501, 3, 200)], "l1")
     dbt_build(pg, AS_OF, full_refresh=True)
 
     late = {  # engagement arriving late: after 22's last event, between 21's events
@@ -255,6 +283,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         2: [_form("d21", 21, "Demo request", AS_OF - 48 * hour)],
     }
     counted = _event_counts(pg, 7, 8)
+    meetings = _meeting_counts(pg)
     for step in (1, 2):
         with open_connection(pg) as conn, conn.transaction():
             load_events(
@@ -271,6 +300,9 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
             for contact in changed:
                 contact["updatedAt"] = (AS_OF + step * hour).isoformat()
             load_objects(conn, "contacts", changed, f"l{step + 1}")
+            if step == 1:  # the meeting is revised: read again, it is still one meeting
+                meeting = _meeting(501, AS_OF - 24 * hour, "COMPLETED", AS_OF + hour)
+                load_objects(conn, "meetings", [meeting], "l2")
             if step == 2:  # 7, with events counted last hour, is merged into 8
                 record_merges(conn, [(7, 8)], "l3")
         dbt_build(pg, AS_OF + step * hour)
@@ -278,6 +310,7 @@ def test_hourly_builds_match_a_full_rebuild(pg, project: Path) -> None:
         dbt_build(pg, AS_OF + step * hour, full_refresh=True)
         assert _scores(pg) == hourly, f"hour {step}"
 
+    assert _meeting_counts(pg) == meetings == {3: 1}
     # the merged-away contact's events count for the survivor, and it has no scores of its own
     merged = _event_counts(pg, 7, 8)
     assert 7 not in merged and merged[8] == counted[7] + counted[8]

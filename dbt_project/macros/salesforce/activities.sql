@@ -4,8 +4,8 @@
     once that record is loaded, written again with its load time so the scoring models count
     them as new. -#}
 {% macro salesforce_activity_records() -%}
-select * from {{ ref('int_salesforce_activities') }}
-{% if is_incremental() %}
+    select * from {{ ref('int_salesforce_activities') }}
+    {% if is_incremental() %}
     where loaded_at > (select loaded_at from load_watermark)
 
     union all

@@ -19,7 +19,11 @@
     Events of a merged-away contact belong to its survivor (the CRM's merges, macro crm_ref). A merge
     recorded after its events were classified re-keys them: they are read again (through the raw
     events' object index) and keep their load time, so int_contact_activities_summed recomputes
-    the survivor rather than counting them as new. -#}
+    the survivor rather than counting them as new.
+    A record read again after it changed (a meeting's outcome set, a Task reassigned, a lead
+    updated that carries its bounce) replaces its row under a new load time; replaced_contact_id
+    says whose sums counted the row it replaced, so int_contact_activities_summed recomputes that
+    contact and the new one rather than adding the activity a second time. -#}
 {{
     config(
         materialized='incremental',
@@ -224,9 +228,14 @@ final as (
         deduplicated.dedupe_key,
         deduplicated.is_duplicate,
         settings.rules_hash,
-        deduplicated.loaded_at
+        deduplicated.loaded_at,
+        {% if is_incremental() %}replaced.contact_id{% else %}null::bigint{% endif %} as replaced_contact_id
     from deduplicated
     cross join settings
+    {% if is_incremental() %}
+        -- through the activity_id index: a build's few rows are looked up one by one
+        left join {{ this }} as replaced on deduplicated.activity_id = replaced.activity_id
+    {% endif %}
 
 )
 

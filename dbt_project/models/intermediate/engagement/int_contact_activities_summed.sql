@@ -9,7 +9,8 @@
     multiplying with 0.5 ^ ((L' - L) / half_life)). A contact whose last engagement moved to before
     one of its earlier events (a late-arriving event) is recomputed from all its events, and so is
     the survivor of a merge recorded since the previous build (int_activities_classified re-keyed the
-    old contact's events to it without a new load time). The pre-hooks empty the table when the
+    old contact's events to it without a new load time), and so are the contacts of an activity
+    read again after it changed (replaced_contact_id: adding it would count it twice). The pre-hooks empty the table when the
     rules changed or as_of moved backwards (a backfill), and an empty table recomputes every
     contact; they also drop the rows of contacts merged away since the previous build. That can
     lower the load watermark only if the dropped rows held it, and then the events read again are
@@ -124,12 +125,21 @@ settings as (
 
     ),
 
-    -- recomputed from all their events: survivors of merges recorded since the previous build, and
+    -- recomputed from all their events: survivors of merges recorded since the previous build,
+    -- both contacts of an activity read again since (its replaced row is in a stored sum), and
     -- contacts whose new last engagement lies before a stored event (their sum cannot be split)
     recomputed_contacts as (
 
         select survivor_contact_id as contact_id from {{ crm_ref('person_merges') }}
         where loaded_at > (select last_loaded_at from previous)
+
+        union
+
+        select unnest(array[revised.contact_id, revised.replaced_contact_id])
+        from {{ ref('int_activities_classified') }} as revised
+        where
+            revised.replaced_contact_id is not null
+            and revised.loaded_at > (select last_loaded_at from previous)
 
         union
 
