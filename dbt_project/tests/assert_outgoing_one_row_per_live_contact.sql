@@ -1,10 +1,10 @@
--- Every non-archived raw contact has exactly one outgoing row and archived contacts have none.
+-- Every live person of the CRM has exactly one outgoing row, and nobody else has one (the CRM's
+-- people model holds the live ones: not archived, deleted or merged away).
 with
 
 live as (
 
-    select contact_id from {{ ref('stg_hubspot__contacts') }}
-    where not is_archived
+    select contact_id from {{ crm_ref('people') }}
 
 ),
 

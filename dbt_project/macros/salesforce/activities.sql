@@ -4,6 +4,9 @@
     once that record is loaded, written again with its load time so the scoring models count
     them as new. -#}
 {% macro salesforce_activity_records() -%}
+    {#- named outside the incremental branch, so dbt sees the dependencies when it parses -#}
+    {%- set records = ref('int_salesforce_person_records') -%}
+    {%- set numbers = ref('int_salesforce_person_numbers') -%}
     select * from {{ ref('int_salesforce_activities') }}
     {% if is_incremental() %}
     where loaded_at > (select loaded_at from load_watermark)
@@ -26,8 +29,8 @@
             records.record_id,
             records.loaded_at,
             numbers.person_id
-        from {{ ref('int_salesforce_person_records') }} as records
-        inner join {{ ref('int_salesforce_person_numbers') }} as numbers on records.person_key = numbers.person_key
+        from {{ records }} as records
+        inner join {{ numbers }} as numbers on records.person_key = numbers.person_key
     ) as people on waiting.attributes ->> 'who_id' = people.record_id
     where
         waiting.contact_id is null
