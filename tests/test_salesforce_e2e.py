@@ -1,10 +1,9 @@
-"""End to end with Salesforce read beside HubSpot (LEADFLOW_SOURCES=hubspot,salesforce): the
-lead_sync DAG under Airflow (dag.test) extracts the Salesforce sandbox's eleven streams over
-HTTPS into raw, dbt stages them and maps each Lead and Contact to one person, and HubSpot's
-stages and push are what they are without it. A re-run reads nothing new; a lead converted the
-next hour keeps its person id, which `--full-refresh` leaves. Real Postgres, dbt, GX and HTTP.
-Listed first, Salesforce's people are the shared layer's; the rest of scoring and the push do
-not read Salesforce yet (issue #26)."""
+"""End to end with Salesforce (LEADFLOW_SOURCES lists salesforce): the lead_sync DAG under
+Airflow (dag.test) extracts the Salesforce sandbox's eleven streams over HTTPS into raw, dbt
+stages them and maps each Lead and Contact to one person; beside HubSpot, HubSpot's stages and
+push are what they are without it, and a converted lead keeps its person id. Listed first,
+Salesforce is the CRM: the same people land in the same stages as on HubSpot (each difference
+named), and the push writes the org, read back over its API. Real Postgres, dbt, GX and HTTP."""
 
 from __future__ import annotations
 
@@ -15,12 +14,14 @@ import pytest
 
 from leadflow import sources
 from leadflow.db import connect
-from leadflow.errors import ConfigError
 from leadflow.local import run_lead_sync
+from leadflow.sources.salesforce.client import SalesforceClient
+from leadflow.sources.salesforce.fields import FIELDS
 from leadflow.sources.salesforce.objects import READ
 from leadflow.sources.salesforce.sandbox.embedded import connection_env
 from leadflow.sources.salesforce.sandbox.server import SandboxConfig, SandboxServer
-from leadflow.sources.salesforce.sandbox.synthetic import generate
+from leadflow.sources.salesforce.sandbox.synthetic import NURTURE_CAMPAIGN, generate
+from leadflow.sources.salesforce.settings import salesforce_settings
 from leadflow.transform import run_dbt
 
 from .conftest import NOW
@@ -134,11 +135,9 @@ def test_salesforce_streams_run_in_the_dag_beside_hubspot(
     assert person_ids[duplicate["Id"]] not in people_after
     assert person_ids[master["Id"]] in people_after
 
-    # Listed first, Salesforce is the CRM: the shared layer reads its people (the push refuses
-    # until Salesforce writes back).
+    # Listed first, Salesforce is the CRM: the shared layer reads its people.
     monkeypatch.setenv("LEADFLOW_SOURCES", "salesforce,hubspot")
-    with pytest.raises(ConfigError, match="cannot write back to salesforce"):
-        sources.crm()
+    assert sources.crm().held_relation == "intermediate.int_salesforce_people"
     assert run_dbt(connections, ["run", "--select", "int_contacts_enriched"], NOW) == 0
     with connect(connections) as conn:
         shared = conn.execute(
@@ -208,8 +207,118 @@ def test_the_same_people_land_in_the_same_stages_with_salesforce_as_the_crm(
         for email, row in on_hubspot.items()
         if on_salesforce[email][0] != row[0]
     }
-    unexplained = {e: (on_hubspot[e][0], on_salesforce[e][0]) for e, why in differ.items() if not why}
+    unexplained = {
+        e: (on_hubspot[e][0], on_salesforce[e][0]) for e, why in differ.items() if not why
+    }
     assert not unexplained
     assert len(differ) < len(on_hubspot) / 10
     # calls and emails are Tasks, meetings Events: each a sales touch
     assert touches.keys() == {"event", "task:call", "task:email"}
+
+
+LEADFLOW_FIELDS = ", ".join(f.name for f in FIELDS)
+
+
+def _written(client: SalesforceClient) -> dict[str, dict]:
+    """leadflow's fields of every Lead and Contact, read back over the org's API, by id."""
+    return {
+        r["Id"]: r
+        for sobject in ("Lead", "Contact")
+        for r in client.query(f"SELECT Id, {LEADFLOW_FIELDS} FROM {sobject}")
+    }
+
+
+def test_salesforce_as_the_crm_gets_the_stages_the_handoffs_and_the_nurture_campaign(
+    sandbox, connections, airflow_home, monkeypatch: pytest.MonkeyPatch
+):
+    """Salesforce listed first is the CRM the push writes: each person's record (the Contact
+    of a converted lead, never the lead) gets leadflow's fields, each SQL one hand-off Task,
+    each nurture lead a CampaignMember of the nurture campaign. Records Salesforce could not
+    lock are retried by the next run until they land, and a run after that writes nothing."""
+    org = generate(seed=9, people=80, now=NOW - timedelta(hours=2))
+    campaigns = {c["Name"]: c["Id"] for c in org.records["Campaign"].values()}
+    campaign = campaigns[NURTURE_CAMPAIGN]
+    # open leads ask for a demo: those that fit become SQLs
+    for lead in list(org.records["Lead"].values())[:30]:
+        request = {"CampaignId": campaigns["Demo request"], "LeadId": lead["Id"]}
+        if lead["Status"].startswith(("Open", "Working")) and not org._is_member(request):
+            org.insert(
+                "CampaignMember",
+                {**request, "Status": "Responded"},
+                trusted=True,
+                at=NOW - timedelta(minutes=90),
+            )
+    org.clock = lambda: NOW - timedelta(minutes=1)  # the push's writes: read by a re-run
+    monkeypatch.setenv("LEADFLOW_SOURCES", "salesforce,hubspot")
+    monkeypatch.setenv("LEADFLOW_NURTURE_LIST_ID", campaign)
+    with SandboxServer(org, SandboxConfig()) as server:
+        for key, value in connection_env(server.url, server.ca_file).items():
+            monkeypatch.setenv(key, value)
+        locked = {r["Id"] for r in list(org.records["Lead"].values())[:40:8]}
+        org.faults.lock_failures = set(locked)
+        assert run_lead_sync(NOW).state == "success"
+
+        outgoing = (
+            "select p.crm_record_id, o.leadflow_stage, o.leadflow_score"
+            " from marts.crm_outgoing_contacts as o"
+            " inner join intermediate.int_salesforce_people as p using (contact_id)"
+        )
+        with connect(connections) as conn:
+            expected = {rid: (stage, score) for rid, stage, score in conn.execute(outgoing)}
+            errors = dict(
+                conn.execute(
+                    "select p.crm_record_id, l.error from leadflow.push_log as l"
+                    " inner join intermediate.int_salesforce_people as p using (contact_id)"
+                    " where l.status = 'error'"
+                ).fetchall()
+            )
+        with SalesforceClient(salesforce_settings()) as client:
+            written = _written(client)
+            tasks = list(client.query("SELECT Id, WhoId, Description FROM Task"))
+            members = {
+                m["LeadOrContactId"]
+                for m in client.query(
+                    f"SELECT LeadOrContactId FROM CampaignMember WHERE CampaignId = '{campaign}'"
+                )
+            }
+        rejected = set(errors) & locked
+        assert rejected and all("UNABLE_TO_LOCK_ROW" in errors[r] for r in rejected)
+        for record_id, (stage, score) in expected.items():
+            fields = written[record_id]
+            if record_id in rejected:
+                assert fields["Leadflow_Stage__c"] is None
+                continue
+            assert fields["Leadflow_Stage__c"] == stage
+            assert fields["Leadflow_Score__c"] == pytest.approx(float(score))
+            assert fields["Leadflow_Stage_Entered_At__c"] is not None
+        # a converted lead is never written: its contact is
+        for lead in org.records["Lead"].values():
+            if lead["IsConverted"]:
+                assert written[lead["Id"]]["Leadflow_Stage__c"] is None
+                assert lead["ConvertedContactId"] in expected
+        sqls = {rid for rid, (stage, _) in expected.items() if stage == "sql"}
+        handoffs = [t for t in tasks if "leadflow ref" in (t["Description"] or "")]
+        assert sqls and sorted(t["WhoId"] for t in handoffs) == sorted(sqls)
+        nurtured = {rid for rid, (stage, _) in expected.items() if stage == "nurture"}
+        assert nurtured and members == nurtured
+
+        # a re-run reads the pushed records back (their values held: nothing to restore) and
+        # retries the rejected rows; the run after it writes nothing
+        pushes = []
+        for _ in range(2):
+            dag_run = run_lead_sync(NOW)
+            assert dag_run.state == "success"
+            with connect(connections) as conn:
+                (stats,) = conn.execute(
+                    "select stats from leadflow.runs where run_id = %s", (dag_run.run_id,)
+                ).fetchone()
+            pushes.append(stats["push"])
+
+        with SalesforceClient(salesforce_settings()) as client:
+            written = _written(client)
+            task_count = len(list(client.query("SELECT Id FROM Task")))
+    assert pushes[0]["pushed"] == len(rejected) and pushes[0]["failed"] == 0
+    assert pushes[0]["restored"] == 0
+    assert pushes[1]["changed"] == 0
+    assert all(written[r]["Leadflow_Stage__c"] == expected[r][0] for r in rejected)
+    assert task_count == len(tasks)  # no hand-off twice

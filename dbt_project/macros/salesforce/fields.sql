@@ -25,3 +25,14 @@
 {% macro sf_bool(name, record='record') -%}
     coalesce(({{ record }} -> '{{ name }}')::boolean, false)
 {%- endmacro %}
+
+{% macro sf_leadflow_fields(record='record') -%}
+    {#- leadflow's own fields as Salesforce holds them (plugins/leadflow/sources/salesforce/fields.py):
+        the push compares them with what it sent. -#}
+    {{ sf_field('Leadflow_Stage__c', record) }} as crm_leadflow_stage,
+    {{ sf_number('Leadflow_Score__c', record) }} as crm_leadflow_score,
+    {{ sf_field('Leadflow_Fit_Grade__c', record) }} as crm_leadflow_fit_grade,
+    {{ sf_field('Leadflow_Reasons__c', record) }} as crm_leadflow_reasons,
+    {{ sf_timestamp('Leadflow_Stage_Entered_At__c', record) }} as crm_leadflow_stage_entered_at,
+    {{ sf_field('Leadflow_Stage_Reason__c', record) }} as crm_leadflow_stage_reason
+{%- endmacro %}

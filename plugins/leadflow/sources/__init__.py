@@ -1,5 +1,5 @@
-"""The source systems leadflow reads and writes back to, one package each (hubspot/, and
-salesforce/ being built), and the small typed interface through which the core (pipeline,
+"""The source systems leadflow reads and writes back to, one package each (hubspot/,
+salesforce/), and the small typed interface through which the core (pipeline,
 loader, gates, push, CLI, report, doctor) speaks to them.
 
 A package owns everything vendor-specific: its client (every endpoint it calls), its streams
@@ -221,7 +221,7 @@ class SourceSettings:
     sources: str = setting(
         "hubspot",
         "the source systems this deployment reads, comma-separated, the CRM first "
-        f"(of {', '.join(PACKAGES)}; salesforce is read only, issue #26)",
+        f"(of {', '.join(PACKAGES)})",
         env="LEADFLOW_SOURCES",
     )
 

@@ -25,6 +25,7 @@ renamed as (
         {{ sf_timestamp('EmailBouncedDate') }} as email_bounced_at,
         {{ sf_id('MasterRecordId') }} as master_record_id,
         {{ sf_timestamp('CreatedDate') }} as created_at,
+        {{ sf_leadflow_fields() }},
         updated_at as modified_at,
         archived as is_archived,
         _loaded_at as loaded_at

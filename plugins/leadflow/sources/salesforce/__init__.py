@@ -1,10 +1,9 @@
-"""Salesforce, the CRM of most B2B sales teams (issue #26, in progress).
+"""Salesforce, the CRM of most B2B sales teams.
 
 client.py speaks HTTP (OAuth, keyset reads, Bulk API 2.0, collections, the API reserve),
 objects.py declares what is read, streams.py loads it into raw, fields.py declares the custom
-fields leadflow writes, doctor.py checks an org, settings.py its connection, sandbox/ a
-Salesforce-compatible HTTPS server. Not yet a configured source: its dbt staging, the shared
-person key and the write-back come next.
+fields leadflow writes, writeback.py is the CRM side of the push, doctor.py checks an org,
+settings.py its connection, sandbox/ a Salesforce-compatible HTTPS server.
 """
 
 from __future__ import annotations
@@ -20,11 +19,12 @@ if TYPE_CHECKING:
     from leadflow.doctor import Check
     from leadflow.settings import PostgresSettings
     from leadflow.sources.salesforce.sandbox.embedded import SalesforceSandbox
+    from leadflow.sources.salesforce.writeback import SalesforceCrm
     from leadflow.stats import ExtractStats
 
 
 class Salesforce:
-    """Salesforce as a leadflow source (leadflow.sources.Source), read-only so far."""
+    """Salesforce as a leadflow source (leadflow.sources.Source) and CRM."""
 
     name = "salesforce"
     streams = tuple(STREAMS)
@@ -57,8 +57,10 @@ class Salesforce:
 
         return checks()
 
-    def crm(self) -> None:
-        return None  # the write-back is not built yet
+    def crm(self) -> SalesforceCrm:
+        from leadflow.sources.salesforce.writeback import SalesforceCrm
+
+        return SalesforceCrm()
 
     def sandbox(self) -> SalesforceSandbox:
         from leadflow.sources.salesforce.sandbox.embedded import SalesforceSandbox

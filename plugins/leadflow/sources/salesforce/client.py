@@ -279,16 +279,44 @@ class SalesforceClient:
 
     # -- writes --------------------------------------------------------------------------------
 
+    def create(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create records through sObject Collections (see `update`)."""
+        return self._collection("POST", sobject, records)
+
     def update(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Update records through sObject Collections, 200 a request with allOrNone false:
         one result per record in order, {id, success, errors: [{statusCode, message}]}."""
+        return self._collection("PATCH", sobject, records)
+
+    def _collection(
+        self, method: str, sobject: str, records: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         for batch in chunks(list(records), COLLECTION_SIZE):
             body = {
                 "allOrNone": False,
                 "records": [{"attributes": {"type": sobject}, **r} for r in batch],
             }
-            results += self.request("PATCH", COLLECTIONS, json=body).json()
+            results += self.request(method, COLLECTIONS, json=body).json()
+        return results
+
+    def retrieve(
+        self, sobject: str, record_ids: Sequence[str], fields: Sequence[str]
+    ) -> list[dict[str, Any] | None]:
+        """Records by id through sObject Collections, 200 a request: one entry per id in
+        order, null where Salesforce has no such record (deleted, merged away)."""
+        found: list[dict[str, Any] | None] = []
+        for batch in chunks(list(record_ids), COLLECTION_SIZE):
+            params = {"ids": ",".join(batch), "fields": ",".join(dict.fromkeys(["Id", *fields]))}
+            found += self.request("GET", f"{COLLECTIONS}/{sobject}", params=params).json()
+        return found
+
+    def delete(self, record_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Delete records through sObject Collections, 200 a request, allOrNone false."""
+        results: list[dict[str, Any]] = []
+        for batch in chunks(list(record_ids), COLLECTION_SIZE):
+            params = {"ids": ",".join(batch), "allOrNone": "false"}
+            results += self.request("DELETE", COLLECTIONS, params=params).json()
         return results
 
 

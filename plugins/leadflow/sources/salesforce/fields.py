@@ -12,6 +12,7 @@ WRITTEN_OBJECTS = ("Lead", "Contact")
 @dataclass(frozen=True)
 class CustomField:
     name: str  # the API name
+    holds: str  # the leadflow property it holds (leadflow.plan.OUTGOING)
     label: str
     type: str  # describe's type: string, double, textarea, datetime
     length: int = 0  # characters, for text types
@@ -30,10 +31,28 @@ class CustomField:
 
 
 FIELDS = (
-    CustomField("Leadflow_Stage__c", "Leadflow Stage", "string", length=40),
-    CustomField("Leadflow_Score__c", "Leadflow Score", "double", precision=18, scale=2),
-    CustomField("Leadflow_Fit_Grade__c", "Leadflow Fit Grade", "string", length=2),
-    CustomField("Leadflow_Reasons__c", "Leadflow Reasons", "textarea", length=32768),
-    CustomField("Leadflow_Stage_Reason__c", "Leadflow Stage Reason", "string", length=255),
-    CustomField("Leadflow_Stage_Entered_At__c", "Leadflow Stage Entered At", "datetime"),
+    CustomField("Leadflow_Stage__c", "leadflow_stage", "Leadflow Stage", "string", length=40),
+    CustomField(
+        "Leadflow_Score__c", "leadflow_score", "Leadflow Score", "double", precision=18, scale=2
+    ),
+    CustomField(
+        "Leadflow_Fit_Grade__c", "leadflow_fit_grade", "Leadflow Fit Grade", "string", length=2
+    ),
+    CustomField(
+        "Leadflow_Reasons__c", "leadflow_reasons", "Leadflow Reasons", "textarea", length=32768
+    ),
+    CustomField(
+        "Leadflow_Stage_Reason__c",
+        "leadflow_stage_reason",
+        "Leadflow Stage Reason",
+        "string",
+        length=255,
+    ),
+    CustomField(
+        "Leadflow_Stage_Entered_At__c",
+        "leadflow_stage_entered_at",
+        "Leadflow Stage Entered At",
+        "datetime",
+    ),
 )
+BY_PROPERTY = {f.holds: f for f in FIELDS}

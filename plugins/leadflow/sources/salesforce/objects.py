@@ -1,11 +1,14 @@
 """What leadflow reads from Salesforce, declared once: each object's stream (and raw table
 raw.<stream>), its fields (the extract selects them, `leadflow doctor` checks the integration
-user can see them) and whether deletions are read through queryAll. LeadHistory has no
-SystemModstamp: it is read by CreatedDate."""
+user can see them) and whether deletions are read through queryAll. Lead and Contact also read
+leadflow's own fields (fields.py) where the org has them, so the push sees what Salesforce
+holds. LeadHistory has no SystemModstamp: it is read by CreatedDate."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from leadflow.sources.salesforce.fields import FIELDS, WRITTEN_OBJECTS
 
 
 @dataclass(frozen=True)
@@ -15,6 +18,11 @@ class ReadObject:
     fields: tuple[str, ...]
     deletable: bool = True  # read with queryAll: IsDeleted and MasterRecordId say what went
     cursor_field: str = "SystemModstamp"
+
+    @property
+    def optional(self) -> tuple[str, ...]:
+        """Fields read only where describe shows them: leadflow's, which an admin creates."""
+        return tuple(f.name for f in FIELDS) if self.name in WRITTEN_OBJECTS else ()
 
 
 _PERSON = ("FirstName", "LastName", "Email", "Title", "Phone", "LeadSource", "OwnerId")

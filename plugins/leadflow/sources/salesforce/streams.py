@@ -48,14 +48,21 @@ def extract_stream(
     stats = ExtractStats(stream)
     last = cursor
     with SalesforceClient(settings) as client:
-        if cursor is None and settings.bulk_first_load:
+        bulk = cursor is None and settings.bulk_first_load
+        types = (
+            {f["name"]: f["type"] for f in client.describe(obj.name)["fields"]}
+            if bulk or obj.optional
+            else {}
+        )
+        fields = [*obj.fields, *(f for f in obj.optional if f in types)]
+        if bulk:
             stats.mode = "bulk"
-            records: Iterable[dict[str, Any]] = _bulk(client, obj, until)
+            records: Iterable[dict[str, Any]] = _bulk(client, obj, fields, types, until)
         else:
             stats.mode = "query"
             records = client.changed(
                 obj.name,
-                obj.fields,
+                fields,
                 cursor,
                 until,
                 include_deleted=obj.deletable,
@@ -101,11 +108,16 @@ def _line(obj: ReadObject, record: dict[str, Any]) -> bytes:
     return object_line(record_id, payload(record), stamp, record.get("IsDeleted") is True)
 
 
-def _bulk(client: SalesforceClient, obj: ReadObject, until: datetime) -> Iterator[dict[str, Any]]:
+def _bulk(
+    client: SalesforceClient,
+    obj: ReadObject,
+    fields: list[str],
+    types: dict[str, str],
+    until: datetime,
+) -> Iterator[dict[str, Any]]:
     """The object's history up to `until` through a Bulk API 2.0 query job, each CSV row
-    typed as the REST API would have returned it."""
-    types = {f["name"]: f["type"] for f in client.describe(obj.name)["fields"]}
-    columns = ", ".join(dict.fromkeys(["Id", obj.cursor_field, *obj.fields]))
+    typed (by describe's `types`) as the REST API would have returned it."""
+    columns = ", ".join(dict.fromkeys(["Id", obj.cursor_field, *fields]))
     soql = f"SELECT {columns} FROM {obj.name} WHERE {obj.cursor_field} < {literal(until)}"
     for row in client.bulk_query(soql, include_deleted=obj.deletable):
         yield {name: _typed(types.get(name, "string"), value) for name, value in row.items()}

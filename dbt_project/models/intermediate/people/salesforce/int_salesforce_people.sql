@@ -61,15 +61,51 @@ latest_lead as (
 
 ),
 
+-- the record leadflow writes, as last read: what it holds of leadflow's fields (the push's
+-- drift check reads them here, leadflow.sources.Crm.held_relation)
+written as (
+
+    select
+        contact_id as record_id,
+        loaded_at,
+        crm_leadflow_stage,
+        crm_leadflow_score,
+        crm_leadflow_fit_grade,
+        crm_leadflow_reasons,
+        crm_leadflow_stage_entered_at,
+        crm_leadflow_stage_reason
+    from contacts
+    union all
+    select
+        lead_id as record_id,
+        loaded_at,
+        crm_leadflow_stage,
+        crm_leadflow_score,
+        crm_leadflow_fit_grade,
+        crm_leadflow_reasons,
+        crm_leadflow_stage_entered_at,
+        crm_leadflow_stage_reason
+    from leads
+
+),
+
 first_created as (
 
     select
         records.person_key,
         min(coalesce(leads.created_at, contacts.created_at)) as created_at,
-        max(coalesce(leads.modified_at, contacts.modified_at)) as last_modified_at
+        -- when its status was last set, not its SystemModstamp: leadflow's own write-back (or
+        -- any edit that sets no status) must not move the time a person entered SAL or nurture
+        coalesce(max(status_changes.changed_at), min(coalesce(leads.created_at, contacts.created_at)))
+            as last_modified_at
     from records
     left join leads on records.record_id = leads.lead_id
     left join contacts on records.record_id = contacts.contact_id
+    left join {{ ref('stg_salesforce__lead_history') }} as status_changes
+        on
+            records.record_id = status_changes.lead_id
+            and status_changes.field_name = 'Status'
+            and not status_changes.is_archived
     group by records.person_key
 
 ),
@@ -107,13 +143,22 @@ joined as (
         cast(null as text) as bant_need,
         cast(null as text) as bant_timeframe,
         first_created.created_at,
-        first_created.last_modified_at
+        first_created.last_modified_at,
+        written.loaded_at,
+        false as is_archived,
+        written.crm_leadflow_stage,
+        written.crm_leadflow_score,
+        written.crm_leadflow_fit_grade,
+        written.crm_leadflow_reasons,
+        written.crm_leadflow_stage_entered_at,
+        written.crm_leadflow_stage_reason
     from people
     left join contacts on people.person_key = contacts.contact_id
     left join latest_lead on people.person_key = latest_lead.person_key
     left join accounts on contacts.account_id = accounts.account_id
     left join users on coalesce(contacts.owner_id, latest_lead.owner_id) = users.user_id
     left join first_created on people.person_key = first_created.person_key
+    left join written on people.person_key = written.record_id
 
 )
 

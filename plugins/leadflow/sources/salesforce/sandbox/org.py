@@ -313,6 +313,8 @@ class Org:
                     f"Required fields are missing: [{', '.join(missing)}]",
                     missing,
                 )
+            if sobject.name == "CampaignMember" and self._is_member(clean):
+                raise SalesforceError(400, "DUPLICATE_VALUE", "Already a campaign member.")
             stamp = self._stamp(at)
             record: dict[str, Any] = dict.fromkeys(sobject.fields)
             record.update(Id=self._new_id(sobject), IsDeleted=False, CreatedDate=stamp)
@@ -330,6 +332,15 @@ class Org:
             _derive(sobject.name, record, stamp)
             self.records[sobject.name][record["Id"]] = record
             return record["Id"]
+
+    def _is_member(self, values: dict[str, Any]) -> bool:
+        who = values.get("ContactId") or values.get("LeadId")
+        return any(
+            m["CampaignId"] == values.get("CampaignId")
+            and m["LeadOrContactId"] == who
+            and not m["IsDeleted"]
+            for m in self.records["CampaignMember"].values()
+        )
 
     def update(
         self,
@@ -384,6 +395,28 @@ class Org:
                 raise SalesforceError(404, "ENTITY_IS_DELETED", "entity is deleted")
             stamp = self._stamp(None)
             record.update(IsDeleted=True, SystemModstamp=stamp, LastModifiedDate=stamp)
+
+    def delete_ids(self, record_ids: list[str]) -> list[dict[str, Any]]:
+        """sObject Collections delete: one result per id, in order, each object found by its
+        id's key prefix (allOrNone false)."""
+        if len(record_ids) > 200:
+            raise SalesforceError(
+                400,
+                "EXCEEDED_ID_LIMIT",
+                "record limit reached. cannot submit more than 200 records into this call",
+            )
+        results = []
+        for record_id in record_ids:
+            sobject = next((o for o in OBJECTS.values() if record_id[:3] == o.prefix), None)
+            try:
+                if sobject is None:
+                    raise SalesforceError(400, "MALFORMED_ID", f"malformed id {record_id}")
+                self.delete(sobject.name, record_id)
+                results.append({"id": ids.normalize(record_id), "success": True, "errors": []})
+            except SalesforceError as error:
+                fail = {"statusCode": error.code, "message": error.message, "fields": []}
+                results.append({"id": record_id, "success": False, "errors": [fail]})
+        return results
 
     def upsert(self, name: str, key: str, value: str, values: dict[str, Any]) -> tuple[bool, str]:
         """Update the one record whose external id field `key` is `value`, or create it;

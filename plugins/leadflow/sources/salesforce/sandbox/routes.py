@@ -82,6 +82,7 @@ class Routes:
         add("PATCH", f"sobjects/{_SEG}/{_SEG}/{_SEG}", self.upsert)
         add("POST", "composite/sobjects", self.collection)
         add("PATCH", "composite/sobjects", self.collection)
+        add("DELETE", "composite/sobjects", self.collection_delete)
         add("GET", f"composite/sobjects/{_SEG}", self.collection_read)
         add("POST", "jobs/(query|ingest)", self.job_create)
         add("GET", f"jobs/(query|ingest)/{_SEG}", self.job_get)
@@ -218,6 +219,12 @@ class Routes:
             raise SalesforceError(400, "INVALID_FIELD", "records: a list of records is required")
         all_or_none = bool(body.get("allOrNone", False))
         return Reply(200, self.org.collection(req.method, records, all_or_none))
+
+    def collection_delete(self, req: Request) -> Reply:
+        wanted = [i for i in (req.arg("ids") or "").split(",") if i]
+        if not wanted:
+            raise SalesforceError(400, "MISSING_ARGUMENT", "ids is required")
+        return Reply(200, self.org.delete_ids(wanted))
 
     def collection_read(self, req: Request) -> Reply:
         wanted = [i for i in (req.arg("ids") or "").split(",") if i]
