@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -85,6 +86,15 @@ class Activity:
     subject: str = ""
 
 
+_REF = re.compile(r"leadflow ref ([A-Za-z0-9:_-]+)")
+
+
+def ref_of(body: Any) -> str | None:
+    """The ref of an activity body's `leadflow ref <ref>` line, or None when it has none."""
+    match = _REF.search(str(body or ""))
+    return match.group(1) if match else None
+
+
 @dataclass
 class ActivityOutcome:
     """What the CRM said about one batch of activities: ids created and errors, by key."""
@@ -138,6 +148,18 @@ class CrmSession(Protocol):
         """Add and remove contacts of a static list (≤ list_batch_size ids in all)."""
 
 
+# The held relation's columns per leadflow property, as the staging models name them (the
+# arguments of leadflow.plan.outgoing_values).
+HELD_COLUMNS = {
+    "stage": "crm_leadflow_stage",
+    "score": "trim_scale(crm_leadflow_score)",
+    "grade": "crm_leadflow_fit_grade",
+    "reasons": "crm_leadflow_reasons",
+    "entered_at": "crm_leadflow_stage_entered_at",
+    "stage_reason": "crm_leadflow_stage_reason",
+}
+
+
 class Crm(Protocol):
     """The write-back side of a source: the CRM the push writes to."""
 
@@ -146,7 +168,7 @@ class Crm(Protocol):
     # A relation (dbt staging) with one row per contact as last read from the CRM: contact_id,
     # loaded_at, and one column per leadflow property holding the CRM's value of it.
     held_relation: str
-    held_columns: dict[str, str]
+    held_columns: dict[str, str]  # HELD_COLUMNS where it names them as staging does
 
     def extra(self) -> dict[str, Any]:
         """Its connection's extra: the push options a deployment set there."""

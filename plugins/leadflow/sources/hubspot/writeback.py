@@ -10,7 +10,6 @@ by email when the deployment asks for it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,15 @@ from typing import Any
 
 from leadflow.batches import chunks
 from leadflow.settings import PushOptions, connection_extra
-from leadflow.sources import Activity, ActivityOutcome, ListChange, Outcome, PushPlan
+from leadflow.sources import (
+    HELD_COLUMNS,
+    Activity,
+    ActivityOutcome,
+    ListChange,
+    Outcome,
+    PushPlan,
+    ref_of,
+)
 from leadflow.sources.hubspot.client import (
     BATCH_SIZE,
     LIST_BATCH,
@@ -35,7 +42,6 @@ from leadflow.stages import STAGES
 # Each kind of activity leadflow writes: HubSpot's object, the property holding its body, and
 # the association type from it to a contact (HubSpot-defined; ../shared/API-FACTS.md A5).
 ACTIVITY_OBJECTS = {"note": ("notes", "hs_note_body", 202), "task": ("tasks", "hs_task_body", 204)}
-_REF = re.compile(r"leadflow ref ([A-Za-z0-9:_-]+)")
 
 # CRM lifecycle stages that are never moved backward, not even by an intended reset.
 PROTECTED_LIFECYCLE = frozenset({"customer", "evangelist"})
@@ -200,7 +206,7 @@ class HubSpotSession:
             return outcome
         by_ref = {a.ref: a.key for a in batch}
         for result in data.get("results", []):
-            ref = _ref_of((result.get("properties") or {}).get(body_name))
+            ref = ref_of((result.get("properties") or {}).get(body_name))
             if ref in by_ref:
                 outcome.created[by_ref[ref]] = str(result.get("id"))
         for error in data.get("errors", []):
@@ -227,7 +233,7 @@ class HubSpotSession:
         found: dict[str, str] = {}
         for chunk in chunks(sorted(owners), BATCH_SIZE):
             for object_id, props in self.client.batch_read(object_type, chunk, [body_name]).items():
-                ref = _ref_of(props.get(body_name))
+                ref = ref_of(props.get(body_name))
                 for contact_id in owners.get(object_id, ()):
                     key = wanted.get((contact_id, ref or ""))
                     if key is not None:
@@ -322,14 +328,7 @@ class HubSpotCrm:
     batch_size = BATCH_SIZE
     list_batch_size = LIST_BATCH
     held_relation = "staging.stg_hubspot__contacts"
-    held_columns = {
-        "stage": "crm_leadflow_stage",
-        "score": "trim_scale(crm_leadflow_score)",
-        "grade": "crm_leadflow_fit_grade",
-        "reasons": "crm_leadflow_reasons",
-        "entered_at": "crm_leadflow_stage_entered_at",
-        "stage_reason": "crm_leadflow_stage_reason",
-    }
+    held_columns = HELD_COLUMNS
 
     def __init__(self, settings: HubSpotSettings | None = None) -> None:
         self._settings = settings
@@ -409,11 +408,6 @@ def _activity_properties(a: Activity, body_name: str) -> dict[str, str]:
             "hs_task_priority": "HIGH",
         }
     return properties
-
-
-def _ref_of(body: Any) -> str | None:
-    match = _REF.search(str(body or ""))
-    return match.group(1) if match else None
 
 
 def _same(kind: str, sent: str, held: Any) -> bool:

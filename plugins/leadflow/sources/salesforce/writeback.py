@@ -12,7 +12,6 @@ text longer than its field is cut, with a note, rather than rejected on every ru
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -21,7 +20,15 @@ from typing import Any, TypeVar
 from leadflow.db import open_connection
 from leadflow.errors import ConfigError, SourceError
 from leadflow.settings import PushOptions, connection_extra, postgres_settings
-from leadflow.sources import Activity, ActivityOutcome, ListChange, Outcome, PushPlan
+from leadflow.sources import (
+    HELD_COLUMNS,
+    Activity,
+    ActivityOutcome,
+    ListChange,
+    Outcome,
+    PushPlan,
+    ref_of,
+)
 from leadflow.sources.salesforce.client import (
     COLLECTION_SIZE,
     SalesforceApiError,
@@ -36,7 +43,6 @@ RECORDS_SQL = (
     "select person_id, person_key from intermediate.int_salesforce_person_numbers where not is_gone"
 )
 PREFIXES = {"00Q": "Lead", "003": "Contact"}  # the key prefix of each written object's ids
-_REF = re.compile(r"leadflow ref ([A-Za-z0-9:_-]+)")
 # Campaign membership of a record that is already a member: the add is done.
 _ALREADY_MEMBER = "DUPLICATE_VALUE"
 T = TypeVar("T")
@@ -132,7 +138,7 @@ class SalesforceSession:
             try:
                 results = self.client.update(sobject, [values for _, values in rows])
             except SalesforceApiError as exc:
-                if exc.status is None or exc.status >= 500 or exc.status in (401, 403):
+                if not _rejected(exc):
                     raise
                 # A whole-request 4xx: every row is rejected and retried next run.
                 for p, _ in rows:
@@ -184,8 +190,7 @@ class SalesforceSession:
             return found
         soql = f"SELECT Id, WhoId, Description FROM Task WHERE WhoId IN ({_quoted(who)})"
         for task in self.client.query(soql):
-            match = _REF.search(str(task.get("Description") or ""))
-            key = wanted.get((task.get("WhoId"), match.group(1) if match else ""))
+            key = wanted.get((task.get("WhoId"), ref_of(task.get("Description")) or ""))
             if key is not None:
                 found[key] = str(task["Id"])
         return found
@@ -249,14 +254,7 @@ class SalesforceCrm:
     batch_size = COLLECTION_SIZE
     list_batch_size = COLLECTION_SIZE
     held_relation = "intermediate.int_salesforce_people"
-    held_columns = {
-        "stage": "crm_leadflow_stage",
-        "score": "trim_scale(crm_leadflow_score)",
-        "grade": "crm_leadflow_fit_grade",
-        "reasons": "crm_leadflow_reasons",
-        "entered_at": "crm_leadflow_stage_entered_at",
-        "stage_reason": "crm_leadflow_stage_reason",
-    }
+    held_columns = HELD_COLUMNS
 
     def __init__(self, settings: SalesforceSettings | None = None) -> None:
         self._settings = settings
@@ -281,9 +279,15 @@ def _campaign_call(list_id: str, call: Callable[..., T], *args: Any) -> T:
     try:
         return call(*args)
     except SalesforceApiError as exc:
-        if exc.status in (401, 403) or exc.status is None or exc.status >= 500:
+        if not _rejected(exc):
             raise
         raise SourceError(f"Salesforce campaign {list_id}: {exc}") from exc
+
+
+def _rejected(exc: SalesforceApiError) -> bool:
+    """Salesforce refused the request itself (a 4xx other than auth): what it carried waits for
+    the next run, while an auth error or an outage stops the push."""
+    return exc.status is not None and exc.status < 500 and exc.status not in (401, 403)
 
 
 def _value(name: str, text: str) -> Any:
